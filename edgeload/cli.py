@@ -1,0 +1,74 @@
+"""The `edgeload` console command: a thin dispatcher over one module per subcommand.
+
+Each subcommand lives in `edgeload.commands.<name>` and exposes
+`HELP: str`, `add_arguments(parser)` and `run(args) -> int`. Modules are imported lazily so
+that `edgeload sim` never pays for locust or pandas, and `edgeload report` never imports gevent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from edgeload.errors import RunFailed, UsageError
+
+# subcommand name -> module; the order is the order shown in --help
+SUBCOMMANDS: dict[str, str] = {
+    "throughput": "edgeload.commands.throughput",
+    "fps": "edgeload.commands.fps",
+    "memory-pressure": "edgeload.commands.memory_pressure",
+    "rollouts": "edgeload.commands.rollouts",
+    "report": "edgeload.commands.report",
+    "compare": "edgeload.commands.compare",
+    "sim": "edgeload.commands.sim",
+}
+
+
+def _available() -> dict[str, object]:
+    modules = {}
+    for name, module_name in SUBCOMMANDS.items():
+        try:
+            modules[name] = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+    return modules
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgeload",
+        description="Load tests for the Groundlight Edge Endpoint (Locust-based), "
+        "with an embedded simulated edge endpoint.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, module in _available().items():
+        p = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=module.HELP,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args._run(args)
+    except (UsageError, RunFailed) as exc:
+        print(f"edgeload {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"edgeload {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
