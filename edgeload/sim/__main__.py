@@ -1,0 +1,57 @@
+"""`python -m edgeload.sim`: the simulator process that `SimulatedEndpoint` starts.
+
+Prints one line `EDGELOAD_SIM_READY <url>` on stdout once it listens (the parent reads the port
+from it), nothing else on stdout. A bad profile or a port in use: one line on stderr, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from edgeload.errors import UsageError
+
+READY_PREFIX = "EDGELOAD_SIM_READY "
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m edgeload.sim")
+    parser.add_argument("--profile", default="gpu-1x")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--time-scale", type=float, default=None)
+    parser.add_argument("--overrides", default=None, help="JSON object of profile overrides")
+    parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        from edgeload.sim.serve import build_profile, run
+
+        overrides = json.loads(args.overrides) if args.overrides else None
+        if overrides is not None and not isinstance(overrides, dict):
+            raise UsageError("--overrides must be a JSON object")
+        profile = build_profile(args.profile, overrides)
+
+        def ready(url: str, app: object) -> None:
+            sys.stdout.write(READY_PREFIX + url + "\n")
+            sys.stdout.flush()
+
+        run(
+            profile,
+            host=args.host,
+            port=args.port,
+            time_scale=args.time_scale,
+            on_ready=ready,
+            exit_on_stdin_eof=args.exit_on_stdin_eof,
+        )
+    except UsageError as exc:
+        print(f"edgeload sim: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except json.JSONDecodeError as exc:
+        print(f"edgeload sim: error: --overrides is not valid JSON: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

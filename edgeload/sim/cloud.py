@@ -1,0 +1,505 @@
+"""The simulated Groundlight cloud: detectors, image queries, labels, training, model versions.
+
+A real edge box forwards everything but image queries and its own config to the cloud; the
+simulator serves those routes itself from this in-memory model. Training: once a detector has
+`training_labels` labels (profile `cloud` section) a training job starts and finishes
+`training_delay_s` simulated seconds later with a new model version; every further
+`training_labels` labels train again. The edge model updater picks new versions up through
+`latest_model()`. Confidence: an untrained model is never confident (<= 0.6); a trained one is
+as confident as the image is clear (see `answers.py`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from edgeload.sim.answers import Truth
+
+MODES = ("BINARY", "COUNT", "MULTI_CLASS")
+RESULT_TYPES = {
+    "BINARY": "binary_classification",
+    "COUNT": "counting",
+    "MULTI_CLASS": "multi_classification",
+}
+# bounded memory: image queries kept for GET / labels (oldest forgotten first)
+MAX_IMAGE_QUERIES = 200_000
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def iso(ts: float) -> str:
+    """UNIX seconds -> ISO-8601 UTC with microseconds and a Z, like the cloud."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _b62(n: int, width: int) -> str:
+    out = []
+    for _ in range(width):
+        n, r = divmod(n, 62)
+        out.append(_B62[r])
+    return "".join(reversed(out))
+
+
+class IdMaker:
+    """KSUID-like ids: prefix + 27 base-62 characters (time, random process part, counter)."""
+
+    def __init__(self) -> None:
+        self._random = _b62(int.from_bytes(os.urandom(8), "big"), 11)
+        self._counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+    def make(self, prefix: str) -> str:
+        return prefix + _b62(int(time.time()), 6) + self._random + _b62(next(self._counter), 10)
+
+
+@dataclass
+class CloudDetector:
+    id: str
+    name: str
+    query: str
+    mode: str
+    mode_configuration: dict | None
+    confidence_threshold: float
+    patience_time: float
+    group_name: str
+    metadata: dict | None
+    created_at: str
+    labels: int = 0
+    label_values: dict[str, int] = field(default_factory=dict)
+    model_version: int = 1
+    trained_version: int = 0  # first version that learnt from labels (0 = none yet)
+    training_due: float | None = None  # simulated time at which the running training ends
+    last_trained_labels: int = 0
+    trained_at: float | None = None  # simulated wall time
+    pipeline_config: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "type": "detector",
+            "created_at": self.created_at,
+            "name": self.name,
+            "query": self.query,
+            "group_name": self.group_name,
+            "confidence_threshold": self.confidence_threshold,
+            "patience_time": self.patience_time,
+            "metadata": self.metadata,
+            "mode": self.mode,
+            "mode_configuration": self.mode_configuration,
+            "status": "ON",
+            "escalation_type": "STANDARD",
+        }
+
+    @property
+    def max_count(self) -> int:
+        return int((self.mode_configuration or {}).get("max_count") or 10)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list((self.mode_configuration or {}).get("class_names") or ["A", "B"])
+
+
+class CloudError(Exception):
+    """A request the cloud refuses: status and a JSON-able detail."""
+
+    def __init__(self, status: int, detail: Any) -> None:
+        super().__init__(str(detail))
+        self.status = status
+        self.detail = detail
+
+
+def _pipeline_config(det: CloudDetector, version: int) -> str:
+    # YAML text, like the real pipeline configs the status page shows
+    kind = (
+        "knn-efficientnet"
+        if det.trained_version and version >= det.trained_version
+        else "zero-shot-vlm"
+    )
+    return (
+        f"pipeline: {kind}\n"
+        f"mode: {det.mode}\n"
+        f"model_version: {version}\n"
+        f"trained_on_labels: {det.last_trained_labels}\n"
+    )
+
+
+class Cloud:
+    """In-memory cloud state. All times are simulated (`clock.now()` / `clock.wall()`)."""
+
+    def __init__(
+        self, clock: Any, cloud_profile: Any = None, rng: random.Random | None = None
+    ) -> None:
+        self.clock = clock
+        self.training_labels = max(1, int(getattr(cloud_profile, "labels_to_train", 30)))
+        self.training_delay_s = float(getattr(cloud_profile, "training_delay_s", 20.0))
+        self.latency_s = float(getattr(cloud_profile, "cloud_latency_ms", 400.0)) / 1000.0
+        self.accuracy = float(getattr(cloud_profile, "projected_accuracy", 0.92))
+        self.detectors: dict[str, CloudDetector] = {}
+        self._by_name: dict[str, str] = {}
+        # iq id -> [detector id, created_at, result dict|None, answer-ready sim time, body extras]
+        self.image_queries: dict[str, list] = {}
+        self.ids = IdMaker()
+        self.rng = rng or random.Random()
+        self.counters = {"escalations": 0, "labels": 0, "trainings": 0}
+
+    # -- detectors ---------------------------------------------------------------------------
+    def create_detector(self, body: Any) -> dict:
+        if not isinstance(body, dict):
+            raise CloudError(400, {"detail": "JSON object expected"})
+        errors: dict[str, list[str]] = {}
+        name = body.get("name")
+        query = body.get("query")
+        if not isinstance(name, str) or not 1 <= len(name) <= 200:
+            errors["name"] = ["Ensure this field has between 1 and 200 characters."]
+        if not isinstance(query, str) or not 1 <= len(query) <= 300:
+            errors["query"] = ["Ensure this field has between 1 and 300 characters."]
+        mode = body.get("mode") or "BINARY"
+        if mode not in MODES:
+            errors["mode"] = [f'"{mode}" is not a valid choice (simulated: {", ".join(MODES)}).']
+        threshold = body.get("confidence_threshold", 0.9)
+        if threshold is None:
+            threshold = 0.9
+        if not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+            errors["confidence_threshold"] = ["Ensure this value is between 0 and 1."]
+        patience = body.get("patience_time", 30.0) or 30.0
+        if not isinstance(patience, int | float) or not 0 <= patience <= 3600:
+            errors["patience_time"] = ["Ensure this value is between 0 and 3600."]
+        mode_cfg = body.get("mode_configuration")
+        if mode == "COUNT":
+            if not isinstance(mode_cfg, dict) or not isinstance(mode_cfg.get("class_name"), str):
+                errors["mode_configuration"] = [
+                    "COUNT detectors need mode_configuration.class_name."
+                ]
+            else:
+                mode_cfg = {
+                    "class_name": mode_cfg["class_name"],
+                    "max_count": mode_cfg.get("max_count") or 10,
+                }
+        elif mode == "MULTI_CLASS":
+            names = mode_cfg.get("class_names") if isinstance(mode_cfg, dict) else None
+            if not isinstance(names, list) or len(names) < 2:
+                errors["mode_configuration"] = [
+                    "MULTI_CLASS detectors need at least 2 class_names."
+                ]
+            else:
+                mode_cfg = {"class_names": [str(n) for n in names], "num_classes": len(names)}
+        else:
+            mode_cfg = None
+        if isinstance(name, str) and name in self._by_name:
+            errors["name"] = [f"A detector with name '{name}' already exists."]
+        if errors:
+            raise CloudError(400, errors)
+        metadata = body.get("metadata")
+        det = CloudDetector(
+            id=self.ids.make("det_"),
+            name=name,
+            query=query,
+            mode=mode,
+            mode_configuration=mode_cfg,
+            confidence_threshold=float(threshold),
+            patience_time=float(patience),
+            group_name=body.get("group_name") or "default",
+            metadata=metadata if isinstance(metadata, dict) else None,
+            created_at=iso(self.clock.wall()),
+        )
+        det.pipeline_config = _pipeline_config(det, det.model_version)
+        self.detectors[det.id] = det
+        self._by_name[name] = det.id
+        return det.to_json()
+
+    def get(self, detector_id: str) -> CloudDetector:
+        det = self.detectors.get(detector_id)
+        if det is None:
+            raise CloudError(404, {"detail": "Not found."})
+        self._advance(det)
+        return det
+
+    def find(self, detector_id: str) -> CloudDetector | None:
+        det = self.detectors.get(detector_id)
+        if det is not None and det.training_due is not None:
+            self._advance(det)
+        return det
+
+    def list_detectors(self, name: str | None, page: int, page_size: int) -> dict:
+        if name is not None:
+            det_id = self._by_name.get(name)
+            items = [self.detectors[det_id]] if det_id else []
+        else:
+            items = list(self.detectors.values())
+        start = (max(page, 1) - 1) * page_size
+        results = [d.to_json() for d in items[start : start + page_size]]
+        return {"count": len(items), "next": None, "previous": None, "results": results}
+
+    def patch(self, detector_id: str, body: Any) -> dict:
+        det = self.get(detector_id)
+        if not isinstance(body, dict):
+            raise CloudError(400, {"detail": "JSON object expected"})
+        if "confidence_threshold" in body:
+            t = body["confidence_threshold"]
+            if not isinstance(t, int | float) or not 0 <= t <= 1:
+                raise CloudError(
+                    400, {"confidence_threshold": ["Ensure this value is between 0 and 1."]}
+                )
+            det.confidence_threshold = float(t)
+        if "patience_time" in body:
+            p = body["patience_time"]
+            if not isinstance(p, int | float) or not 0 <= p <= 3600:
+                raise CloudError(
+                    400, {"patience_time": ["Ensure this value is between 0 and 3600."]}
+                )
+            det.patience_time = float(p)
+        if isinstance(body.get("name"), str) and body["name"] != det.name:
+            if body["name"] in self._by_name:
+                raise CloudError(400, {"name": ["A detector with this name already exists."]})
+            del self._by_name[det.name]
+            det.name = body["name"]
+            self._by_name[det.name] = det.id
+        return det.to_json()
+
+    def evaluation(self, detector_id: str) -> dict:
+        det = self.get(detector_id)
+        trained = det.trained_version > 0
+        n = det.last_trained_labels if trained else 0
+        # approaches the profile's projected accuracy as labels accumulate
+        accuracy = 0.5 + (self.accuracy - 0.5) * (1 - math.exp(-n / 10.0)) if trained else None
+        acc = round(accuracy, 4) if accuracy is not None else None
+        return {
+            "evaluation_results": {
+                "eval_timestamp": iso(det.trained_at) if det.trained_at else det.created_at,
+                "total_ground_truth_examples": det.labels,
+                "total_labeled_examples": det.labels,
+                "kfold_pooled__balanced_accuracy": acc,
+                "kfold_pooled__positive_accuracy": acc,
+                "kfold_pooled__negative_accuracy": acc,
+                "precision__mean": acc,
+                "recall__mean": acc,
+                "roc_auc__mean": acc,
+                "balanced_system_accuracies": None,
+                "positive_system_accuracies": None,
+                "negative_system_accuracies": None,
+                "mean_absolute_error__mean": None,
+                "objdet_precision__mean": None,
+                "objdet_recall__mean": None,
+                "objdet_f1_score__mean": None,
+                "class_accuracies": None,
+                "confusion_dict": None,
+                "num_examples_per_class": None,
+            }
+        }
+
+    # -- models ------------------------------------------------------------------------------
+    def _advance(self, det: CloudDetector) -> None:
+        """Finish a training job whose time has come."""
+        if det.training_due is not None and self.clock.now() >= det.training_due:
+            det.training_due = None
+            det.model_version += 1
+            if det.trained_version == 0:
+                det.trained_version = det.model_version
+            det.trained_at = self.clock.wall()
+            det.pipeline_config = _pipeline_config(det, det.model_version)
+            self.counters["trainings"] += 1
+
+    def latest_model(self, detector_id: str) -> tuple[int, str] | None:
+        """(model version, pipeline config) the edge should run; None for an unknown detector."""
+        det = self.find(detector_id)
+        if det is None:
+            return None
+        return det.model_version, det.pipeline_config
+
+    def new_model(self, detector_id: str) -> tuple[int, str]:
+        """Force a new model version now (the admin API's rollout trigger)."""
+        det = self.get(detector_id)
+        det.model_version += 1
+        if det.trained_version == 0:
+            det.trained_version = det.model_version
+            det.trained_at = self.clock.wall()
+        det.pipeline_config = _pipeline_config(det, det.model_version)
+        return det.model_version, det.pipeline_config
+
+    def is_trained(self, det: CloudDetector, version: int | None) -> bool:
+        return det.trained_version > 0 and version is not None and version >= det.trained_version
+
+    def model_urls(self, detector_id: str) -> dict:
+        det = self.get(detector_id)
+        v = det.model_version
+        return {
+            "pipeline_config": det.pipeline_config,
+            "predictor_metadata": {"text_query": det.query, "mode": det.mode},
+            "model_binary_id": f"{det.id}-v{v}",
+            "model_binary_url": f"https://sim.invalid/models/{det.id}/{v}",
+            "oodd_pipeline_config": "pipeline: oodd\n",
+            "oodd_model_binary_id": f"{det.id}-oodd-v{v}",
+            "oodd_model_binary_url": f"https://sim.invalid/models/{det.id}/oodd/{v}",
+            "model_version": v,
+        }
+
+    # -- labels ------------------------------------------------------------------------------
+    def add_label(self, body: Any) -> dict:
+        if not isinstance(body, dict):
+            raise CloudError(400, {"detail": "JSON object expected"})
+        iq_id = body.get("image_query_id")
+        label = body.get("label")
+        record = self.image_queries.get(iq_id) if isinstance(iq_id, str) else None
+        if record is None:
+            raise CloudError(404, {"detail": f"Image query {iq_id!r} not found."})
+        det = self.get(record[0])
+        valid = self._valid_labels(det)
+        if valid is not None and label not in valid:
+            raise CloudError(
+                400, {"label": [f"Invalid label {label!r} for a {det.mode} detector."]}
+            )
+        det.labels += 1
+        det.label_values[str(label)] = det.label_values.get(str(label), 0) + 1
+        self.counters["labels"] += 1
+        due = det.labels - det.last_trained_labels >= self.training_labels
+        if due and det.training_due is None:
+            det.last_trained_labels = det.labels
+            det.training_due = self.clock.now() + self.training_delay_s
+        return {
+            "id": self.ids.make("lbl_"),
+            "confidence": None,
+            "class_name": str(label) if label is not None else None,
+            "rois": None,
+            "annotations_requested": [],
+            "created_at": iso(self.clock.wall()),
+            "detector_id": None,
+            "source": "CUSTOMER",
+            "text": None,
+        }
+
+    @staticmethod
+    def _valid_labels(det: CloudDetector) -> set | None:
+        if det.mode == "BINARY":
+            return {"YES", "NO", "UNCLEAR"}
+        if det.mode == "MULTI_CLASS":
+            return set(det.class_names) | {"UNCLEAR"}
+        return None  # COUNT: the label is the count
+
+    # -- answers -----------------------------------------------------------------------------
+    def model_result(
+        self, det: CloudDetector, truth: Truth, trained: bool, from_edge: bool
+    ) -> dict:
+        """The result of a model of the detector looking at an image."""
+        if trained:
+            confidence = round(0.55 + 0.44 * truth.clarity, 4)
+            label_ok = True
+        else:
+            # an untrained model guesses, never confidently
+            confidence = round(0.5 + 0.1 * truth.clarity, 4)
+            label_ok = truth.digest % 3 != 0
+        return self._result(det, truth, confidence, label_ok, "ALGORITHM", from_edge)
+
+    def cloud_result(self, det: CloudDetector, truth: Truth, threshold: float) -> dict:
+        """The cloud's answer to an escalated query: right, and confident enough."""
+        return self._result(det, truth, max(0.99, threshold), True, "CLOUD", False)
+
+    @staticmethod
+    def _result(
+        det: CloudDetector, truth: Truth, confidence: float, right: bool, source: str, edge: bool
+    ) -> dict:
+        if det.mode == "COUNT":
+            count = truth.count if right else max(0, truth.count + 1)
+            over = count > det.max_count
+            return {
+                "confidence": confidence,
+                "source": source,
+                "result_type": None,
+                "from_edge": edge,
+                "count": min(count, det.max_count),
+                "greater_than_max": over,
+            }
+        if det.mode == "MULTI_CLASS":
+            names = det.class_names
+            index = truth.count if truth.label == "YES" else 0
+            if not right:
+                index += 1
+            label = names[index % len(names)]
+        else:
+            label = truth.label if right else ("NO" if truth.label == "YES" else "YES")
+        return {
+            "confidence": confidence,
+            "source": source,
+            "result_type": None,
+            "from_edge": edge,
+            "label": label,
+        }
+
+    def image_query(
+        self,
+        det: CloudDetector,
+        result: dict | None,
+        *,
+        threshold: float,
+        patience_time: float,
+        iq_id: str | None = None,
+        pending_result: dict | None = None,
+        ready_at: float = 0.0,
+    ) -> dict:
+        """Build (and remember) an image query. A `pending_result` becomes visible at `ready_at`."""
+        iq_id = iq_id or self.ids.make("iq_")
+        created = iso(self.clock.wall())
+        store = self.image_queries
+        if len(store) >= MAX_IMAGE_QUERIES:
+            for old in list(itertools.islice(store, MAX_IMAGE_QUERIES // 10)):
+                del store[old]
+        store[iq_id] = [det.id, created, result, pending_result, ready_at, threshold, patience_time]
+        return self._iq_json(det, iq_id, created, result, threshold, patience_time)
+
+    def get_image_query(self, iq_id: str) -> dict:
+        record = self.image_queries.get(iq_id)
+        if record is None:
+            raise CloudError(404, {"detail": "Not found."})
+        det_id, created, result, pending, ready_at, threshold, patience = record
+        if result is None and pending is not None and self.clock.now() >= ready_at:
+            record[2] = result = pending
+        det = self.get(det_id)
+        return self._iq_json(det, iq_id, created, result, threshold, patience)
+
+    @staticmethod
+    def _iq_json(
+        det: CloudDetector,
+        iq_id: str,
+        created: str,
+        result: dict | None,
+        threshold: float,
+        patience: float,
+    ) -> dict:
+        edge = bool(result and result.get("from_edge"))
+        return {
+            "metadata": {"is_from_edge": True} if edge else None,
+            "id": iq_id,
+            "type": "image_query",
+            "created_at": created,
+            "query": det.query,
+            "detector_id": det.id,
+            "result_type": RESULT_TYPES[det.mode],
+            "result": result,
+            "patience_time": patience,
+            "confidence_threshold": threshold,
+            "rois": None,
+            "text": None,
+            "done_processing": result is not None,
+        }
+
+    def state(self) -> dict:
+        return {
+            "detectors": {
+                d.id: {
+                    "name": d.name,
+                    "mode": d.mode,
+                    "labels": d.labels,
+                    "model_version": d.model_version,
+                    "trained_version": d.trained_version,
+                    "training": d.training_due is not None,
+                    "confidence_threshold": d.confidence_threshold,
+                }
+                for d in self.detectors.values()
+            },
+            "image_queries_stored": len(self.image_queries),
+            **self.counters,
+        }

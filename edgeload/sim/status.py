@@ -1,0 +1,275 @@
+"""Status views of the simulated box: /status/resources.json, metrics.json parts, admin state.
+
+All pure functions of an `EdgeBox`; figures come from the simulated state (memory of running
+containers, busy inference workers and edge-app requests averaged over the last seconds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from edgeload.sim.k8s import (
+    EDGE_CONTAINERS,
+    EDGE_IMAGE,
+    INFERENCE_CONTAINER,
+    INFERENCE_IMAGE,
+    image_digest,
+    iso,
+)
+from edgeload.sim.pods import EdgeBox
+
+# CPU cores a busy inference worker / a busy edge-app request keeps busy (pre/post-processing);
+# idle system load. Rough figures: they only need to move with load.
+POD_CPU_CORES_PER_BUSY_WORKER = 0.35
+EDGE_APP_CPU_CORES_PER_BUSY_REQUEST = 0.5
+IDLE_OTHER_CPU_PCT = 2.0
+MEMORY_BANDWIDTH_PER_COMPUTE = 0.6  # memory-bandwidth % per compute %
+
+
+def _r(x: float) -> float:
+    return round(x, 1)
+
+
+def resources_json(box: EdgeBox) -> dict[str, Any]:
+    """The real `/status/resources.json` shape (in-cluster variant)."""
+    profile = box.profile
+    cores = profile.box.cpu_cores
+    avg_busy, edge_busy = box.busy_workers_avg()
+    unified = profile.box.unified_memory
+
+    per_det: dict[str, dict[str, dict[str, float]]] = {}
+    gpu_compute = [0.0] * len(profile.box.gpus)
+    totals = {"cpu_det": 0.0, "cpu_loading": 0.0, "ram_det": 0, "ram_loading": 0}
+    vram_det = vram_loading = 0
+    for pod in box.pods.values():
+        busy = avg_busy.get(pod.name, 0.0)
+        cpu_pct = 100.0 * busy * POD_CPU_CORES_PER_BUSY_WORKER / cores
+        compute_pct = min(100.0, 100.0 * busy / max(1, pod.workers))
+        ram = (pod.ram_bytes + (pod.vram_bytes if unified else 0)) if pod.running else 0
+        vram = pod.vram_bytes if pod.running else 0
+        if pod.gpu is not None:
+            gpu_compute[pod.gpu] += compute_pct
+        loading = pod.running and not pod.ready
+        if loading:
+            totals["cpu_loading"] += cpu_pct
+            totals["ram_loading"] += ram
+            vram_loading += vram
+        else:
+            totals["cpu_det"] += cpu_pct
+            totals["ram_det"] += ram
+            vram_det += vram
+        d = per_det.setdefault(
+            pod.detector_id,
+            {"cpu": {}, "ram": {}, "vram": {}, "compute": {}},
+        )
+        for key, value in (
+            ("cpu", cpu_pct),
+            ("ram", ram),
+            ("vram", vram),
+            ("compute", compute_pct),
+        ):
+            d[key][pod.role] = d[key].get(pod.role, 0) + value
+
+    edge_cpu = 100.0 * edge_busy * EDGE_APP_CPU_CORES_PER_BUSY_REQUEST / cores
+    cpu_total = min(
+        100.0, totals["cpu_det"] + totals["cpu_loading"] + edge_cpu + IDLE_OTHER_CPU_PCT
+    )
+    ram_edge = profile.box.edge_endpoint_ram_bytes
+    ram_other = profile.box.reserved_ram_bytes
+    ram_used = ram_other + ram_edge + totals["ram_det"] + totals["ram_loading"]
+
+    devices = []
+    for i, gpu in enumerate(profile.box.gpus):
+        used = box.gpu_vram_used(i)
+        compute = min(100.0, gpu_compute[i])
+        devices.append(
+            {
+                "index": i,
+                "uuid": "GPU-" + _uuid(f"{profile.box.node_name}-{i}"),
+                "name": gpu.name,
+                "vram_bytes": {
+                    "total": gpu.vram_bytes,
+                    "used": used,
+                    "free": gpu.vram_bytes - used,
+                },
+                "compute_utilization_pct": _r(compute),
+                "memory_bandwidth_pct": _r(compute * MEMORY_BANDWIDTH_PER_COMPUTE),
+            }
+        )
+    n = max(1, len(devices))
+    compute_total = sum(d["compute_utilization_pct"] for d in devices) / n
+    loading_compute = 0.0  # loading pods do not run inference
+    vram_total = sum(g.vram_bytes for g in profile.box.gpus)
+
+    detectors = []
+    for det_id, d in per_det.items():
+
+        def split(values: dict[str, float], integer: bool = False) -> dict[str, float]:
+            out = {role: values.get(role, 0) for role in ("primary", "oodd")}
+            out = {k: (int(v) if integer else _r(v)) for k, v in out.items()}
+            out["total"] = sum(out.values()) if integer else _r(sum(out.values()))
+            return out
+
+        compute = split({k: v / n for k, v in d["compute"].items()})
+        detectors.append(
+            {
+                "detector_id": det_id,
+                "cpu_utilization_pct": split(d["cpu"]),
+                "ram_bytes": split(d["ram"], integer=True),
+                "gpu": {
+                    "vram_bytes": split(d["vram"], integer=True),
+                    "compute_utilization_pct": compute,
+                    "memory_bandwidth_pct": split(
+                        {k: v * MEMORY_BANDWIDTH_PER_COMPUTE / n for k, v in d["compute"].items()}
+                    ),
+                },
+            }
+        )
+
+    return {
+        "system": {
+            "cpu_utilization_pct": {
+                "total": _r(cpu_total),
+                "detectors": _r(totals["cpu_det"]),
+                "loading_detectors": _r(totals["cpu_loading"]),
+                "edge_endpoint": _r(edge_cpu),
+                "other": _r(IDLE_OTHER_CPU_PCT),
+            },
+            "ram_bytes": {
+                "total": profile.box.ram_bytes,
+                "used": int(ram_used),
+                "detectors": int(totals["ram_det"]),
+                "loading_detectors": int(totals["ram_loading"]),
+                "edge_endpoint": int(ram_edge),
+                "other": int(ram_other),
+                "eviction_threshold_pct": profile.box.eviction_threshold_pct,
+            },
+            "gpu": {
+                "vram_bytes": {
+                    "total": vram_total,
+                    "used": vram_det + vram_loading,
+                    "detectors": vram_det,
+                    "loading_detectors": vram_loading,
+                    "edge_endpoint": 0,
+                    "other": 0,
+                },
+                "compute_utilization_pct": {
+                    "total": _r(compute_total),
+                    "detectors": _r(compute_total - loading_compute),
+                    "loading_detectors": loading_compute,
+                    "edge_endpoint": 0.0,
+                    "other": 0.0,
+                },
+                "memory_bandwidth_pct": {
+                    "total": _r(compute_total * MEMORY_BANDWIDTH_PER_COMPUTE),
+                    "detectors": _r(compute_total * MEMORY_BANDWIDTH_PER_COMPUTE),
+                    "loading_detectors": 0.0,
+                    "edge_endpoint": 0.0,
+                    "other": 0.0,
+                },
+                "devices": devices,
+            },
+        },
+        "detectors": detectors,
+    }
+
+
+def _uuid(text: str) -> str:
+    h = hashlib.sha256(text.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def detector_status(box: EdgeBox) -> dict[str, dict[str, Any]]:
+    """Per detector: status, pipeline_config (YAML text), deploy_time, last_updated_time
+    (for metrics.json `detector_details`; the caller adds mode, query, name, edge config)."""
+    out = {}
+    for det_id, det in box.detectors.items():
+        out[det_id] = {
+            "status": det.status,
+            "pipeline_config": det.pipeline_config,
+            "model_version": det.model_version,
+            "mode": det.mode,
+            "deploy_time": iso(det.deploy_time),
+            "last_updated_time": iso(det.last_updated_time),
+        }
+    return out
+
+
+def container_images(box: EdgeBox) -> dict[str, dict[str, str]]:
+    """metrics.json k3s_stats.container_images: {pod: {container: image@sha256:...}}."""
+    images = {box.edge_pod_name: {c: image_digest(EDGE_IMAGE) for c in EDGE_CONTAINERS}}
+    for pod in box.pods.values():
+        images[pod.name] = {INFERENCE_CONTAINER: image_digest(INFERENCE_IMAGE)}
+    return images
+
+
+def pod_statuses(box: EdgeBox) -> dict[str, str]:
+    """metrics.json k3s_stats.pod_statuses: {pod: phase}."""
+    statuses = {box.edge_pod_name: "Running"}
+    for pod in box.pods.values():
+        statuses[pod.name] = pod.phase
+    return statuses
+
+
+def state(box: EdgeBox) -> dict[str, Any]:
+    """A JSON-able summary for the admin API (`GET /_sim/state`)."""
+    now = box.clock.now()
+    pods = []
+    for p in box.pods.values():
+        pods.append(
+            {
+                "name": p.name,
+                "detector_id": p.detector_id,
+                "role": p.role,
+                "phase": p.phase,
+                "ready": p.ready,
+                "terminating": p.terminating_since is not None,
+                "unschedulable": p.unschedulable,
+                "gpu": p.gpu,
+                "model_version": p.model_version,
+                "revision": p.revision,
+                "restarts": p.restart_count,
+                "last_termination": (p.last_terminated or {}).get("reason"),
+                "created_s": round(p.created_at, 3),
+                "ready_s": round(p.ready_at, 3) if p.ready_at is not None else None,
+                "busy_workers": p.busy,
+            }
+        )
+    detectors = {
+        det_id: {
+            "mode": d.mode,
+            "status": d.status,
+            "model_version": d.model_version,
+            "ready": box.readiness(det_id),
+            "queued_requests": len(d.queue),
+            "registered_s": round(d.registered_at, 3),
+        }
+        for det_id, d in box.detectors.items()
+    }
+    r = box.rollout
+    return {
+        "time_s": round(now, 3),
+        "profile": box.profile.name,
+        "refresh_rate_s": box.refresh_rate_s,
+        "next_poll_s": round(box.next_poll_at, 3),
+        "detectors": detectors,
+        "pods": pods,
+        "gpus": [
+            {
+                "index": i,
+                "name": g.name,
+                "vram_total": g.vram_bytes,
+                "vram_used": box.gpu_vram_used(i),
+            }
+            for i, g in enumerate(box.profile.box.gpus)
+        ],
+        "ram_used": box.ram_used(),
+        "rollout": None
+        if r is None
+        else {"detector_id": r.detector_id, "to_version": r.version, "phase": r.phase},
+        "rollouts": list(box.rollout_log),
+        "max_concurrent_rollouts": box.max_concurrent_rollouts,
+        "counters": dict(box.counters),
+        "edge_app_in_flight": box.edge_app_busy,
+    }
