@@ -1,0 +1,619 @@
+"""Detectors for a run: get or create them, prime them with labels until they are trained, and
+wait until the edge endpoint serves them.
+
+    provision_detector(gl, mode="BINARY", image_size=(640, 480))  -> ProvisionedDetector
+    provision_detectors(gl, 3, mode="COUNT", image_size=(640, 480)) -> [ProvisionedDetector]
+
+Steps, each with a timeout, a progress line every few seconds, and a one-line error:
+1. get or create the detector by a stable name per mode and image size
+   (`edgeload-binary-640x480`, then `-2`, `-3`, ... for more detectors), or use a given id;
+2. if it is not trained enough (at least MIN_LABELS labels and a projected balanced accuracy
+   above MIN_ACCURACY, from the cloud's evaluation), submit labelled synthetic images
+   asynchronously, label them with the right answer, and wait for training;
+3. submit image queries until the edge answers one itself, and (where the endpoint publishes
+   it) until the edge runs the cloud's current pipeline config; record that config.
+
+The endpoint's status data (`/status/metrics.json`) is read here too: `fetch_pipeline_config`
+and `fetch_endpoint_images`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from edgeload import images as images_module
+from edgeload.errors import RunFailed, UsageError
+from edgeload.target import Target, one_line, redact
+
+MODES = ("BINARY", "COUNT")
+# The questions the synthetic images of edgeload.images answer.
+QUERIES = {
+    "BINARY": images_module.BINARY_QUERY,
+    "COUNT": f"How many {images_module.COUNT_CLASS_NAME}s are in the image?",
+}
+COUNT_CLASS_NAME = images_module.COUNT_CLASS_NAME
+COUNT_MAX_COUNT = images_module.COUNT_MAX
+MIN_LABELS = 30
+MIN_ACCURACY = 0.6
+# labels per further round when a detector has enough labels but too low an accuracy
+EXTRA_LABELS = 30
+MAX_PRIMING_ROUNDS = 5
+METRICS_PATH = "/status/metrics.json"
+
+Progress = Callable[[str], None]
+# An image source for priming: index -> (JPEG bytes, right answer: "YES"/"NO" or a count[,
+# ROIs: objects with .label, .top_left, .bottom_right normalised to 0..1]).
+LabelledImages = Callable[[int], tuple]
+
+
+@dataclass
+class ProvisionedDetector:
+    """A detector ready for load: trained, and answered by the edge."""
+
+    id: str
+    name: str
+    query: str
+    mode: str
+    pipeline_config: str | None  # what the edge runs (or the cloud's current one if unknown)
+    edge_config_name: str | None = None  # the edge inference config applied, if any
+    image_size: tuple[int, int] | None = None
+    labels: int | None = None
+    projected_accuracy: float | None = None
+
+    def as_record(self) -> dict:
+        """JSON-able description for logs and result files."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "query": self.query,
+            "mode": self.mode,
+            "pipeline_config": self.pipeline_config,
+            "edge_config_name": self.edge_config_name,
+            "image_size": list(self.image_size) if self.image_size else None,
+            "labels": self.labels,
+            "projected_accuracy": self.projected_accuracy,
+        }
+
+
+def detector_name(mode: str, image_size: tuple[int, int], index: int = 0) -> str:
+    """The stable name of the `index`-th edgeload detector for a mode and image size."""
+    width, height = image_size
+    base = f"edgeload-{mode.lower()}-{width}x{height}"
+    return base if index == 0 else f"{base}-{index + 1}"
+
+
+def check_mode(mode: str) -> str:
+    value = str(mode).upper()
+    if value not in MODES:
+        raise UsageError(f"unknown detector mode {mode!r}: use one of {', '.join(MODES)}")
+    return value
+
+
+def check_image_size(image_size: Sequence[int]) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise UsageError(f"image size must be (width, height), got {image_size!r}") from None
+    if width <= 0 or height <= 0 or width > 10_000 or height > 10_000:
+        raise UsageError(f"image size {width}x{height} is out of range: use 1..10000 pixels")
+    return width, height
+
+
+def provision_detector(
+    gl: Any,
+    *,
+    mode: str,
+    image_size: Sequence[int] = (640, 480),
+    detector_id: str | None = None,
+    name: str | None = None,
+    timeout_s: float = 600.0,
+    progress: Progress = print,
+    images: LabelledImages | None = None,
+    poll_s: float = 2.0,
+    progress_every_s: float = 5.0,
+    target: Any = None,
+) -> ProvisionedDetector:
+    """One detector ready for load (see the module docstring). `target` (an
+    `edgeload.target.Target`) lets it read the edge's pipeline config from the status page."""
+    return provision_detectors(
+        gl,
+        1,
+        mode=mode,
+        image_size=image_size,
+        detector_ids=[detector_id] if detector_id else None,
+        names=[name] if name else None,
+        timeout_s=timeout_s,
+        progress=progress,
+        images=images,
+        poll_s=poll_s,
+        progress_every_s=progress_every_s,
+        target=target,
+    )[0]
+
+
+def provision_detectors(
+    gl: Any,
+    n: int,
+    *,
+    mode: str,
+    image_size: Sequence[int] = (640, 480),
+    detector_ids: Sequence[str] | None = None,
+    names: Sequence[str] | None = None,
+    timeout_s: float = 600.0,
+    progress: Progress = print,
+    images: LabelledImages | None = None,
+    poll_s: float = 2.0,
+    progress_every_s: float = 5.0,
+    target: Any = None,
+    wait_for_edge: bool = True,
+) -> list[ProvisionedDetector]:
+    """`n` detectors ready for load. Training and edge waits run for all detectors at once;
+    `timeout_s` bounds each wait. `wait_for_edge=False` stops after training (for scenarios
+    that measure how the edge brings detectors up)."""
+    mode = check_mode(mode)
+    size = check_image_size(image_size)
+    if n < 1:
+        raise UsageError(f"number of detectors must be at least 1, got {n}")
+    if detector_ids and len(detector_ids) != n:
+        raise UsageError(f"{len(detector_ids)} detector ids given for {n} detectors")
+    if not timeout_s > 0:
+        raise UsageError(f"provisioning timeout must be positive, got {timeout_s!r}")
+    token = _token_of(gl)
+    images = images or synthetic_labelled_images(mode, size)
+    waiter = dict(poll_s=poll_s, progress_every_s=progress_every_s, progress=progress)
+
+    try:
+        detectors = [
+            _get_or_create(
+                gl,
+                mode=mode,
+                size=size,
+                detector_id=detector_ids[i] if detector_ids else None,
+                name=(names[i] if names and i < len(names) else None)
+                or detector_name(mode, size, i),
+                progress=progress,
+            )
+            for i in range(n)
+        ]
+        labels: dict[str, int] = {}
+        accuracy: dict[str, float | None] = {}
+        _train(gl, detectors, images, timeout_s, labels, accuracy, **waiter)
+        configs: dict[str, str | None] = {d.id: None for d in detectors}
+        if wait_for_edge:
+            configs = _wait_for_edge(gl, detectors, images, timeout_s, target=target, **waiter)
+    except (UsageError, RunFailed) as exc:
+        raise type(exc)(redact(str(exc), token)) from None
+    except Exception as exc:  # SDK and network errors: one line, never the token
+        raise RunFailed(
+            redact(f"provisioning failed: {type(exc).__name__}: {exc}", token)
+        ) from None
+    return [
+        ProvisionedDetector(
+            id=d.id,
+            name=d.name,
+            query=d.query,
+            mode=mode,
+            pipeline_config=configs.get(d.id),
+            image_size=size,
+            labels=labels.get(d.id),
+            projected_accuracy=accuracy.get(d.id),
+        )
+        for d in detectors
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# step 1: the detector
+
+
+def _get_or_create(
+    gl: Any,
+    *,
+    mode: str,
+    size: tuple[int, int],
+    detector_id: str | None,
+    name: str,
+    progress: Progress,
+) -> Any:
+    from groundlight import NotFoundError
+
+    if detector_id:
+        try:
+            detector = gl.get_detector(detector_id)
+        except NotFoundError:
+            raise UsageError(f"detector {detector_id} does not exist for this API token") from None
+        detector_mode = str(getattr(detector, "mode", mode)).split(".")[-1].upper()
+        if detector_mode != mode:
+            raise UsageError(
+                f"detector {detector_id} is a {detector_mode} detector, not {mode}: "
+                "give a detector of the mode under test"
+            )
+        progress(f"using detector {detector.id} ({detector.name})")
+        return detector
+    try:
+        detector = gl.get_detector_by_name(name)
+    except NotFoundError:
+        detector = None
+    if detector is not None:
+        if detector.query != QUERIES[mode]:
+            raise UsageError(
+                f"detector {name!r} ({detector.id}) exists with another query: "
+                "rename or delete it, or pass its id explicitly"
+            )
+        progress(f"using detector {detector.id} ({name})")
+        return detector
+    if mode == "COUNT":
+        detector = gl.create_counting_detector(
+            name, QUERIES[mode], COUNT_CLASS_NAME, max_count=COUNT_MAX_COUNT
+        )
+    else:
+        detector = gl.create_detector(name, QUERIES[mode])
+    progress(f"created detector {detector.id} ({name})")
+    return detector
+
+
+# --------------------------------------------------------------------------------------------
+# step 2: training
+
+
+def evaluation_of(gl: Any, detector_id: str) -> tuple[int, float | None, Any]:
+    """(labels, projected balanced accuracy or None, evaluation stamp) from the cloud's
+    evaluation; the stamp changes whenever the cloud publishes a new evaluation."""
+    answer = gl.get_detector_evaluation(detector_id) or {}
+    results = answer.get("evaluation_results") or {}
+    labels = results.get("total_labeled_examples")
+    if labels is None:
+        labels = results.get("total_ground_truth_examples")
+    accuracy = results.get("kfold_pooled__balanced_accuracy")
+    accuracy = float(accuracy) if accuracy is not None else None
+    return int(labels or 0), accuracy, (results.get("eval_timestamp"), accuracy)
+
+
+def is_trained_enough(labels: int, accuracy: float | None) -> bool:
+    return labels >= MIN_LABELS and accuracy is not None and accuracy > MIN_ACCURACY
+
+
+def prime_detector(
+    gl: Any,
+    detector_id: str,
+    images: LabelledImages,
+    count: int,
+    *,
+    start_index: int = 0,
+    deadline: float | None = None,
+) -> int:
+    """Submit `count` labelled images to the cloud (asynchronously) and label each with its
+    right answer; returns the number labelled (fewer if the `time.monotonic()` deadline
+    passes first)."""
+    for i in range(count):
+        if deadline is not None and time.monotonic() >= deadline:
+            return i
+        data, answer, *rest = images(start_index + i)
+        rois = _sdk_rois(rest[0]) if rest else None
+        image_query = gl.ask_async(detector_id, data, human_review="NEVER")
+        gl.add_label(image_query, answer, rois=rois)
+    return count
+
+
+def _train(
+    gl: Any,
+    detectors: list[Any],
+    images: LabelledImages,
+    timeout_s: float,
+    labels: dict[str, int],
+    accuracy: dict[str, float | None],
+    *,
+    poll_s: float,
+    progress_every_s: float,
+    progress: Progress,
+) -> None:
+    """Label each detector until its evaluation says it is trained enough. A round of labels
+    goes in first (MIN_LABELS minus what it has, or EXTRA_LABELS), and another only once the
+    cloud has published a new evaluation that is still too weak."""
+    added = dict.fromkeys((d.id for d in detectors), 0)
+    rounds = dict.fromkeys(added, 0)
+    stamp_at_round: dict[str, Any] = {}
+    pending = set(added)
+    deadline = time.monotonic() + timeout_s
+    next_progress = time.monotonic() + progress_every_s
+    while True:
+        for det_id in sorted(pending):
+            have, acc, stamp = evaluation_of(gl, det_id)
+            labels[det_id], accuracy[det_id] = have, acc
+            if is_trained_enough(have, acc):
+                pending.discard(det_id)
+                continue
+            fresh_verdict = acc is not None and stamp != stamp_at_round.get(det_id)
+            if rounds[det_id] > 0 and not fresh_verdict:
+                continue  # training on our labels is still running
+            if rounds[det_id] >= MAX_PRIMING_ROUNDS:
+                raise RunFailed(
+                    f"detector {det_id} is still not trained enough after {added[det_id]} "
+                    f"labels (projected accuracy {_fmt(acc)}, needs > {MIN_ACCURACY}); "
+                    "check the detector in the Groundlight app"
+                )
+            count = MIN_LABELS - have if have < MIN_LABELS else EXTRA_LABELS
+            progress(
+                f"detector {det_id}: {have} labels, projected accuracy {_fmt(acc)}; "
+                f"adding {count} labelled images"
+            )
+            stamp_at_round[det_id] = stamp
+            done = prime_detector(
+                gl, det_id, images, count, start_index=added[det_id], deadline=deadline
+            )
+            added[det_id] += done
+            labels[det_id] = have + done
+            rounds[det_id] += 1
+        if not pending:
+            return
+        now = time.monotonic()
+        if now >= deadline:
+            waiting = ", ".join(
+                f"{i} ({labels.get(i, 0)} labels, accuracy {_fmt(accuracy.get(i))})"
+                for i in sorted(pending)
+            )
+            raise RunFailed(
+                f"training did not finish within {timeout_s:g} s for {waiting}; "
+                "raise the provisioning timeout or check the detectors in the Groundlight app"
+            )
+        if now >= next_progress:
+            next_progress = now + progress_every_s
+            for det_id in sorted(pending):
+                progress(
+                    f"waiting for training of {det_id}: {labels.get(det_id, 0)} labels, "
+                    f"projected accuracy {_fmt(accuracy.get(det_id))} (needs >= {MIN_LABELS} "
+                    f"labels and > {MIN_ACCURACY}); {deadline - now:.0f} s left"
+                )
+        time.sleep(min(poll_s, max(deadline - now, 0.0)))
+
+
+def _fmt(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.2f}"
+
+
+# --------------------------------------------------------------------------------------------
+# step 3: the edge
+
+
+def _wait_for_edge(
+    gl: Any,
+    detectors: list[Any],
+    images: LabelledImages,
+    timeout_s: float,
+    *,
+    target: Any,
+    poll_s: float,
+    progress_every_s: float,
+    progress: Progress,
+) -> dict[str, str | None]:
+    """Submit image queries until each detector gets an edge answer and the edge runs the
+    cloud's current pipeline config (when both are known). Returns detector id -> config."""
+    status = target if target is not None else status_target_of(gl)
+    pending = {d.id for d in detectors}
+    state: dict[str, str] = {}  # what each detector waits for, for the progress line
+    configs: dict[str, str | None] = {}
+    deadline = time.monotonic() + timeout_s
+    next_progress = time.monotonic() + progress_every_s
+    attempt = 0
+    while True:
+        expected = {d: cloud_pipeline_config(gl, d) for d in pending}
+        edge_configs = _edge_pipeline_configs(status)
+        for det_id in sorted(pending):
+            data = images(10_000 + attempt)[0]
+            attempt += 1
+            try:
+                # threshold 0: a ready inference pod answers itself; otherwise the query is
+                # escalated and comes back from the cloud.
+                answer = gl.submit_image_query(
+                    det_id, data, wait=0, confidence_threshold=0.0, human_review="NEVER"
+                )
+            except Exception as exc:  # 503 while no pod is ready, 500 during a rollout
+                state[det_id] = f"no edge answer yet ({_short_error(exc)})"
+                continue
+            if not answered_from_edge(answer):
+                state[det_id] = "answers come from the cloud (edge inference not ready)"
+                continue
+            on_edge = edge_configs.get(det_id)
+            wanted = expected.get(det_id)
+            if on_edge is not None and wanted is not None and on_edge != wanted:
+                state[det_id] = "edge answers, but runs an older pipeline config (updating)"
+                continue
+            configs[det_id] = on_edge if on_edge is not None else wanted
+            progress(f"detector {det_id}: the edge answers it")
+        pending -= set(configs)
+        if not pending:
+            return configs
+        now = time.monotonic()
+        if now >= deadline:
+            waiting = "; ".join(f"{d}: {state.get(d, 'no answer')}" for d in sorted(pending))
+            raise RunFailed(
+                f"the edge did not serve the detectors within {timeout_s:g} s ({waiting}); "
+                "check the endpoint's /status page and inference pods"
+            )
+        if now >= next_progress:
+            next_progress = now + progress_every_s
+            for det_id in sorted(pending):
+                progress(
+                    f"waiting for the edge to serve {det_id}: {state.get(det_id, 'asking')}; "
+                    f"{deadline - now:.0f} s left"
+                )
+        time.sleep(min(poll_s, max(deadline - now, 0.0)))
+
+
+def answered_from_edge(image_query: Any) -> bool:
+    """Whether an SDK ImageQuery was answered by the edge itself."""
+    result = getattr(image_query, "result", None)
+    if result is not None and getattr(result, "from_edge", None):
+        return True
+    metadata = getattr(image_query, "metadata", None) or {}
+    return bool(isinstance(metadata, dict) and metadata.get("is_from_edge"))
+
+
+def _short_error(exc: Exception) -> str:
+    status = getattr(exc, "status", None)
+    if status is None and exc.__cause__ is not None:
+        status = getattr(exc.__cause__, "status", None)
+    return f"HTTP {status}" if status else one_line(f"{type(exc).__name__}: {exc}", 80)
+
+
+def cloud_pipeline_config(gl: Any, detector_id: str) -> str | None:
+    """The pipeline config of the detector's current model, as the cloud gives it to edges
+    (fetch-model-urls); None where the cloud does not say."""
+    try:
+        info = gl._download_mlbinary_url(detector_id)  # the SDK's fetch-model-urls call
+    except Exception:
+        return None
+    config = getattr(info, "pipeline_config", None)
+    return config if isinstance(config, str) and config else None
+
+
+# --------------------------------------------------------------------------------------------
+# the endpoint's status page
+
+
+def fetch_metrics(target: Any, *, timeout_s: float = 10.0) -> dict:
+    """`/status/metrics.json` with its JSON-in-string fields decoded (best effort)."""
+    body = target.get_json(METRICS_PATH, timeout_s=timeout_s)
+    if not isinstance(body, dict):
+        raise ValueError(f"{METRICS_PATH} is not a JSON object")
+    return _decode_nested(body)
+
+
+def _decode_nested(value: Any) -> Any:
+    """Decode values that are JSON documents inside strings, at any depth."""
+    if isinstance(value, dict):
+        return {k: _decode_nested(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode_nested(v) for v in value]
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return _decode_nested(json.loads(value))
+        except ValueError:
+            return value
+    return value
+
+
+def detector_details(metrics: dict) -> dict:
+    """detector id -> details (status, pipeline_config, ...) from decoded metrics."""
+    details = metrics.get("detector_details")
+    return details if isinstance(details, dict) else {}
+
+
+def _edge_pipeline_configs(target: Any) -> dict[str, str]:
+    try:
+        details = detector_details(fetch_metrics(target))
+    except Exception:  # not every endpoint publishes it; the edge answer is what counts then
+        return {}
+    return {
+        det_id: info["pipeline_config"]
+        for det_id, info in details.items()
+        if isinstance(info, dict) and isinstance(info.get("pipeline_config"), str)
+    }
+
+
+def fetch_pipeline_config(target: Any, detector_id: str) -> str | None:
+    """The pipeline config the edge runs for a detector (from /status/metrics.json), or None
+    when the endpoint does not publish one. Network errors propagate (OSError/ValueError)."""
+    details = detector_details(fetch_metrics(target)).get(detector_id)
+    if not isinstance(details, dict):
+        return None
+    config = details.get("pipeline_config")
+    return config if isinstance(config, str) else None
+
+
+def fetch_endpoint_images(target: Any) -> dict:
+    """{"edge_endpoint": image, "inference_server": image} from /status/metrics.json (None where
+    unknown). Network errors propagate (OSError/ValueError)."""
+    return endpoint_images(fetch_metrics(target))
+
+
+def endpoint_images(metrics: dict) -> dict:
+    """The container images named in decoded metrics (k3s_stats.container_images)."""
+    stats = metrics.get("k3s_stats")
+    images = stats.get("container_images") if isinstance(stats, dict) else None
+    found: dict[str, str | None] = {"edge_endpoint": None, "inference_server": None}
+    if not isinstance(images, dict):
+        return found
+    for pod, containers in sorted(images.items()):
+        if not isinstance(containers, dict):
+            continue
+        for container, image in containers.items():
+            if container == "edge-endpoint" and str(pod).startswith("edge-endpoint"):
+                found["edge_endpoint"] = found["edge_endpoint"] or image
+            elif container == "inference-server":
+                found["inference_server"] = found["inference_server"] or image
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# labelled images for priming
+
+
+def synthetic_labelled_images(mode: str, image_size: Sequence[int]) -> LabelledImages:
+    """index -> (JPEG bytes, right answer, ROIs) for priming, from `edgeload.images` (the same
+    pictures the load users send): BINARY alternates black and white canvases, COUNT draws a
+    random number of circles. A few distinct images are made once and reused."""
+    mode = check_mode(mode)
+    width, height = check_image_size(image_size)
+    cache: dict[int, tuple[bytes, str | int, list]] = {}
+
+    def image(index: int) -> tuple[bytes, str | int, list]:
+        key = index % 12
+        if key not in cache:
+            rng = random.Random(key)
+            if mode == "BINARY":
+                made = images_module.make_binary_image(width, height, rng, black=key % 2 == 0)
+            else:
+                made = images_module.make_count_image(width, height, rng)
+            cache[key] = (made.jpeg, made.answer, list(made.rois))
+        return cache[key]
+
+    return image
+
+
+def _sdk_rois(rois: Sequence[Any]) -> list | None:
+    """SDK ROI objects for the boxes of a COUNT image (labels of counting detectors carry
+    one box per object)."""
+    if not rois:
+        return None
+    from groundlight import ROI, BBoxGeometry
+
+    result = []
+    for roi in rois:
+        (left, top), (right, bottom) = roi.top_left, roi.bottom_right
+        geometry = BBoxGeometry(
+            left=left,
+            top=top,
+            right=right,
+            bottom=bottom,
+            x=(left + right) / 2,
+            y=(top + bottom) / 2,
+        )
+        result.append(ROI(label=roi.label, score=1.0, geometry=geometry))
+    return result
+
+
+def status_target_of(gl: Any) -> Target:
+    """A Target for the endpoint an SDK client talks to, with its TLS settings, so that the
+    status page can be read without being handed the Target."""
+    configuration = gl.configuration
+    verify = configuration.verify_ssl
+    return Target(
+        kind="sdk",
+        url=gl.endpoint,
+        token=_token_of(gl) or "",
+        verify_tls=verify is not False,
+        ca_bundle=verify if isinstance(verify, str) else configuration.ssl_ca_cert,
+    )
+
+
+def _token_of(gl: Any) -> str | None:
+    try:
+        return gl.configuration.api_key["ApiToken"]
+    except (AttributeError, KeyError, TypeError):
+        return None
