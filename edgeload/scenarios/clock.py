@@ -1,0 +1,69 @@
+"""The endpoint's clock: every duration these scenarios report is in the endpoint's seconds.
+
+A real endpoint runs on wall-clock time. The simulator can run with a time scale (one wall
+second is `time_scale` simulated seconds), and everything it reports (pod start-up, refresh
+rates, cloud latency) is in simulated seconds, so the scenarios measure and sleep in simulated
+seconds too: wall seconds times the scale.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+class EndpointClock:
+    """Endpoint seconds since the clock was made; sleeps are given in endpoint seconds."""
+
+    def __init__(
+        self,
+        time_scale: float = 1.0,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if time_scale <= 0:
+            raise ValueError("time_scale must be > 0")
+        self.time_scale = float(time_scale)
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._start = monotonic()
+        self.wall_start = time.time()
+
+    def now(self) -> float:
+        """Endpoint seconds since this clock started."""
+        return (self._monotonic() - self._start) * self.time_scale
+
+    def sleep(self, endpoint_seconds: float) -> None:
+        if endpoint_seconds > 0:
+            self._sleep(endpoint_seconds / self.time_scale)
+
+    def wall_time(self, t: float) -> float:
+        """UNIX wall time of endpoint-clock time `t` (for log records)."""
+        return self.wall_start + t / self.time_scale
+
+
+def sim_time_scale(url: str, timeout_s: float = 2.0) -> float | None:
+    """The time scale a simulator on loopback reports through its admin API, or None.
+
+    Only asked of loopback addresses: a real endpoint forwards unknown paths to the cloud.
+    """
+    host = urlparse(url).hostname or ""
+    if host not in LOOPBACK_HOSTS:
+        return None
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/_sim/state", timeout=timeout_s) as resp:
+            state = json.loads(resp.read())
+    except (OSError, ValueError):
+        return None
+    for container in (state, state.get("clock") if isinstance(state, dict) else None):
+        if isinstance(container, dict):
+            scale = container.get("time_scale")
+            if isinstance(scale, (int, float)) and scale > 0:
+                return float(scale)
+    return None
