@@ -1,0 +1,472 @@
+"""Pure analysis of a read log: per-step table, headline numbers, utilization, warnings, series.
+
+Nothing here reads files or the network: `analyze(run_log)` turns a `RunLog` (see logreader)
+into an `Analysis`, which the results writer, the plots and the printed summary use.
+
+Definitions (the seed's):
+- a step's achieved rate is the number of requests started in the step divided by its
+  duration (from its step record to the next step's, or to the end of the run);
+- a step is steady when it achieved at least 95% of its expected rate and at least 99% of its
+  requests succeeded; a step without a known expected rate is neither (steady: null);
+- the maximum steady step is the steady step with the highest achieved rate;
+- latency is measured from the actual send to the answer; corrected latency from the intended
+  send time of a paced request (coordinated omission: a client stuck on a slow answer sends
+  late, and latency from the late send hides the stall). Percentiles are numpy's linear
+  interpolation over the raw per-request values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgeload import logschema
+from reporting.logreader import (
+    HIST_BINS,
+    HIST_RATIO,
+    RunLog,
+    SecondSeries,
+    StepData,
+    hist_bin_edges_ms,
+)
+from reporting.metrics import LATENCY_PERCENTILES, UTILIZATION_FIELDS
+
+STEADY_RATE_PERCENT = 95  # achieved >= 95% of the expected request rate ...
+STEADY_SUCCESS_PERCENT = 99  # ... and >= 99% of requests succeeded
+GENERATOR_CPU_LIMIT_PCT = 90.0  # above this the numbers measure the load generator
+MIN_REQUESTS_FOR_PERCENTILES = 100  # fewer, and a step's p99 is one or two requests
+SOURCES = ("endpoint", "generator")
+
+# A relative slack so that a rate computed in floating point from exactly 95% passes.
+_RATE_EPSILON = 1e-9
+
+
+@dataclass
+class Series:
+    """Per-second series for the time plots (x = seconds since the run started)."""
+
+    elapsed_s: np.ndarray  # middle of each second
+    requests: np.ndarray  # requests started in that second (= requests/s)
+    errors: np.ndarray  # failed requests started in that second
+    latency_p50_ms: np.ndarray  # NaN where no request started
+    latency_p95_ms: np.ndarray
+    corrected_latency_p95_ms: np.ndarray | None  # None when no request was paced
+
+
+@dataclass
+class UtilizationSeries:
+    """The samples of one source and host, as arrays (NaN where a value was unknown)."""
+
+    source: str
+    host: str
+    elapsed_s: np.ndarray
+    values: dict[str, np.ndarray]  # field (cpu_pct, ...) -> values
+
+
+@dataclass
+class Analysis:
+    header: dict
+    status: str
+    status_reason: str
+    origin_t: float  # UNIX time of elapsed 0
+    steps: list[dict]
+    summary: dict
+    utilization_summary: dict
+    errors_by_category: dict[str, int]
+    warnings: list[dict]
+    workers_lost: list[dict]
+    events: list[dict]
+    request_count: int
+    locust_request_count: int | None
+    has_intended: bool
+    series: Series
+    utilization_series: list[UtilizationSeries] = field(default_factory=list)
+    log_info: dict = field(default_factory=dict)
+
+    @property
+    def maximum_steady_step(self) -> dict | None:
+        index = self.summary.get("maximum_steady_ramp")
+        return next((s for s in self.steps if s["step"] == index), None)
+
+
+def is_steady(
+    requests: int, successes: int, achieved_rps: float | None, expected_rps: float | None
+) -> bool | None:
+    """The seed's steadiness rule; None when the expected rate is unknown."""
+    if expected_rps is None:
+        return None
+    if requests == 0 or achieved_rps is None:
+        return False
+    rate_ok = achieved_rps * 100 >= STEADY_RATE_PERCENT * expected_rps * (1 - _RATE_EPSILON)
+    success_ok = successes * 100 >= STEADY_SUCCESS_PERCENT * requests  # exact, integers
+    return rate_ok and success_ok
+
+
+def latency_stats(values: np.ndarray | None, prefix: str) -> dict:
+    """p50/p90/p95/p99/max in ms of raw latencies, keyed `<prefix>p50_ms` ...; None if empty."""
+    keys = [f"{prefix}p{q}_ms" for q in LATENCY_PERCENTILES] + [f"{prefix}max_ms"]
+    if values is None or len(values) == 0:
+        return dict.fromkeys(keys)
+    found = np.percentile(values, LATENCY_PERCENTILES).tolist() + [float(values.max())]
+    return {k: round(float(v), 3) for k, v in zip(keys, found, strict=True)}
+
+
+def hist_percentiles(hist: np.ndarray, quantiles: list[float]) -> list[np.ndarray]:
+    """Per-row percentiles of a (seconds x bins) latency histogram; NaN for empty rows.
+
+    Within a bin the values are taken as spread log-uniformly, so the estimate moves smoothly
+    instead of jumping from bin to bin.
+    """
+    edges = hist_bin_edges_ms()
+    out = [np.full(len(hist), np.nan) for _ in quantiles]
+    chunk = 4096  # rows at a time: bounded memory for long runs
+    for lo in range(0, len(hist), chunk):
+        counts = hist[lo : lo + chunk]
+        cum = np.cumsum(counts, axis=1, dtype=np.int64)
+        total = cum[:, -1]
+        rows = np.arange(len(counts))
+        for result, q in zip(out, quantiles, strict=True):
+            target = np.maximum(q * total, 1e-9)
+            index = np.minimum((cum < target[:, None]).sum(axis=1), HIST_BINS - 1)
+            in_bin = counts[rows, index].astype(np.float64)
+            before = cum[rows, index] - in_bin
+            fraction = np.clip((target - before) / np.maximum(in_bin, 1), 0.0, 1.0)
+            value = edges[index] * HIST_RATIO**fraction
+            result[lo : lo + chunk] = np.where(total > 0, value, np.nan)
+    return out
+
+
+def _series(seconds: SecondSeries, origin_t: float) -> Series:
+    used = np.flatnonzero(seconds.requests)
+    if seconds.base is None or len(used) == 0:
+        empty = np.empty(0)
+        return Series(empty, empty, empty, empty, empty, None)
+    rows = slice(int(used[0]), int(used[-1]) + 1)
+    hist = seconds.hist[rows]
+    p50, p95 = hist_percentiles(hist, [0.5, 0.95])
+    corrected = None
+    if seconds.corrected_hist is not None:
+        (corrected,) = hist_percentiles(seconds.corrected_hist[rows], [0.95])
+    elapsed = seconds.base + np.arange(rows.start, rows.stop) + 0.5 - origin_t
+    return Series(
+        elapsed_s=elapsed,
+        requests=seconds.requests[rows].copy(),
+        errors=seconds.errors[rows].copy(),
+        latency_p50_ms=p50,
+        latency_p95_ms=p95,
+        corrected_latency_p95_ms=corrected,
+    )
+
+
+class _Utilization:
+    """Utilization samples as arrays, for window means."""
+
+    def __init__(self, samples: list[dict], origin_t: float) -> None:
+        self.by_source: dict[str, dict[str, np.ndarray]] = {}
+        self.series: list[UtilizationSeries] = []
+        for source in SOURCES:
+            rows = [s for s in samples if s.get("source") == source]
+            if not rows:
+                continue
+            arrays = {"t": np.array([r["t"] for r in rows], dtype=np.float64)}
+            hosts = np.array([str(r.get("host") or "?") for r in rows])
+            for name in UTILIZATION_FIELDS:
+                arrays[name] = np.array(
+                    [np.nan if r.get(name) is None else r[name] for r in rows], dtype=np.float64
+                )
+            arrays["host"] = hosts
+            self.by_source[source] = arrays
+            for host in dict.fromkeys(hosts.tolist()):
+                mine = hosts == host
+                self.series.append(
+                    UtilizationSeries(
+                        source=source,
+                        host=host,
+                        elapsed_s=arrays["t"][mine] - origin_t,
+                        values={f: arrays[f][mine] for f in UTILIZATION_FIELDS},
+                    )
+                )
+
+    def count(self, source: str) -> int:
+        arrays = self.by_source.get(source)
+        return 0 if arrays is None else len(arrays["t"])
+
+    def window_mean(self, source: str, start: float, end: float, host: str | None = None) -> dict:
+        """Mean of each field over samples with start <= t < end (None where no value)."""
+        arrays = self.by_source.get(source)
+        result: dict = dict.fromkeys(UTILIZATION_FIELDS)
+        result["samples"] = 0
+        if arrays is None:
+            return result
+        inside = (arrays["t"] >= start) & (arrays["t"] < end)
+        if host is not None:
+            inside &= arrays["host"] == host
+        result["samples"] = int(inside.sum())
+        for name in UTILIZATION_FIELDS:
+            values = arrays[name][inside]
+            values = values[~np.isnan(values)]
+            if len(values):
+                result[name] = round(float(values.mean()), 2)
+        return result
+
+    def hosts(self, source: str) -> list[str]:
+        arrays = self.by_source.get(source)
+        return [] if arrays is None else list(dict.fromkeys(arrays["host"].tolist()))
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def _step_windows(run: RunLog) -> list[tuple[int, float, float, dict | None, StepData]]:
+    """(index, start, end, step record, data) per step, in time order."""
+    records: dict[int, dict] = {}
+    for record in run.step_records:
+        records.setdefault(record["step"], record)  # the first start of a step counts
+    indices = set(records) | set(run.steps)
+    starts = {i: (records[i]["t"] if i in records else run.steps[i].first_t) for i in indices}
+    ordered = sorted(indices, key=lambda i: (starts[i], i))
+    run_end = run.end["t"] if run.end is not None else run.last_t
+    windows = []
+    for k, index in enumerate(ordered):
+        start = starts[index]
+        data = run.steps.get(index) or StepData(index)
+        if k + 1 < len(ordered):
+            end = starts[ordered[k + 1]]
+        else:
+            end = max(run_end, data.last_t) if data.requests else run_end
+        windows.append((index, start, end, records.get(index), data))
+    return windows
+
+
+def analyze(run: RunLog) -> Analysis:
+    """Everything the reports show, from a read log. Pure: no I/O."""
+    header = run.header
+    step_starts = [r["t"] for r in run.step_records]
+    request_starts = [s.first_t for s in run.steps.values() if s.requests]
+    candidates = step_starts + request_starts
+    if candidates:
+        origin = min(candidates)
+    elif math.isfinite(run.first_t):
+        origin = run.first_t
+    else:
+        origin = 0.0
+
+    utilization = _Utilization(run.utilization, origin)
+    warnings: list[dict] = []
+
+    def warn(code: str, message: str) -> None:
+        warnings.append({"code": code, "message": message})
+
+    # --- per step ---
+    steps: list[dict] = []
+    errors_total: Counter[str] = Counter()
+    generator_hot: list[str] = []
+    for index, start, end, record, data in _step_windows(run):
+        duration = end - start
+        duration = duration if duration > 0 else None
+        expected = record.get("expected_rps") if record is not None else None
+        expected = None if expected is None else float(expected)
+        achieved = data.requests / duration if duration else None
+        successful = data.successes / duration if duration else None
+        row = {
+            "step": index,
+            "start_s": _round(start - origin),
+            "duration_s": _round(duration),
+            "clients": record["clients"] if record is not None else data.max_clients,
+            "expected_rps": _round(expected),
+            "achieved_rps": _round(achieved),
+            "successful_rps": _round(successful),
+            "requests": data.requests,
+            "successes": data.successes,
+            "success_rate": round(data.successes / data.requests, 6) if data.requests else None,
+            **latency_stats(data.latencies_ms(), "latency_"),
+            **latency_stats(data.corrected_latencies_ms(), "corrected_latency_"),
+            "steady": is_steady(data.requests, data.successes, achieved, expected),
+        }
+        for source in SOURCES:
+            means = utilization.window_mean(source, start, end)
+            for name in UTILIZATION_FIELDS:
+                row[f"{source}_{name}"] = means[name]
+        for host in utilization.hosts("generator"):
+            cpu = utilization.window_mean("generator", start, end, host)["cpu_pct"]
+            if cpu is not None and cpu > GENERATOR_CPU_LIMIT_PCT:
+                generator_hot.append(f"step {index} on {host} ({cpu:.0f}%)")
+        row["errors"] = dict(sorted(data.errors.items(), key=lambda kv: (-kv[1], kv[0])))
+        errors_total.update(data.errors)
+        steps.append(row)
+
+    # --- headline numbers ---
+    with_rate = [s for s in steps if s["achieved_rps"] is not None]
+    steady = [s for s in steps if s["steady"]]
+    best = max(steady, key=lambda s: (s["achieved_rps"], s["clients"], s["step"]), default=None)
+    successes = sum(s["successes"] for s in steps)
+    summary: dict = {
+        "maximum_rps": max((s["achieved_rps"] for s in with_rate), default=None),
+        "maximum_steady_rps": best["achieved_rps"] if best else 0.0,
+        "maximum_steady_clients": best["clients"] if best else 0,
+        "maximum_steady_ramp": best["step"] if best else None,
+        "requests": run.request_count,
+        "success_rate": round(successes / run.request_count, 6) if run.request_count else None,
+    }
+    for prefix in ("latency_", "corrected_latency_"):
+        for key in (*(f"p{q}_ms" for q in LATENCY_PERCENTILES), "max_ms"):
+            summary[prefix + key] = best[prefix + key] if best else None
+    all_plain = [d.latencies_ms() for d in run.steps.values() if d.requests]
+    plain = np.concatenate(all_plain) if all_plain else None
+    run_stats = latency_stats(plain, "run_latency_")
+    del plain
+    corrected = None
+    if run.has_intended:
+        corrected = np.concatenate(
+            [
+                c if (c := d.corrected_latencies_ms()) is not None else d.latencies_ms()
+                for d in run.steps.values()
+                if d.requests
+            ]
+        )
+    run_corrected = latency_stats(corrected, "run_corrected_latency_")
+    del corrected
+    for key, value in (*run_stats.items(), *run_corrected.items()):
+        if "p90" not in key:
+            summary[key] = value
+
+    # --- utilization over the maximum steady step ---
+    utilization_summary: dict = {
+        "step": best["step"] if best else None,
+        "window_s": [best["start_s"], _round(best["start_s"] + best["duration_s"])]
+        if best
+        else None,
+    }
+    for source in SOURCES:
+        if best:
+            start = origin + best["start_s"]
+            means = utilization.window_mean(source, start, start + best["duration_s"])
+        else:
+            means = utilization.window_mean(source, 0.0, -1.0)  # nothing
+        means["hosts"] = utilization.hosts(source)
+        utilization_summary[source] = means
+
+    # --- status ---
+    if run.end is not None:
+        status = str(run.end.get("status") or logschema.STATUS_COMPLETED)
+        reason = str(run.end.get("reason") or "")
+        locust_count = run.end.get("locust_request_count")
+    else:
+        status = logschema.STATUS_INTERRUPTED
+        reason = "the log has no end record: the run crashed, was killed, or is still running"
+        locust_count = None
+
+    # --- warnings ---
+    if run.truncated_tail_bytes is not None:
+        warn(
+            "truncated_last_line",
+            f"the log's last line was cut off ({run.truncated_tail_bytes} bytes, probably a "
+            "crash) and was skipped",
+        )
+    if status != logschema.STATUS_COMPLETED:
+        warn(
+            f"run_{status}",
+            f"the run {'failed' if status == logschema.STATUS_FAILED else 'was ' + status}"
+            + (f" ({reason})" if reason else "")
+            + ": the results cover what was measured until then",
+        )
+    for lost in run.workers_lost:
+        warn(
+            "worker_lost",
+            f"worker {lost.get('worker')} was lost {lost['t'] - origin:.1f} s into the run; "
+            f"{lost.get('unreceived_requests', 'an unknown number of')} of its requests never "
+            "reached the log",
+        )
+    if locust_count is not None and locust_count != run.request_count:
+        warn(
+            "request_count_mismatch",
+            f"the log holds {run.request_count} request records but Locust counted "
+            f"{locust_count} requests",
+        )
+    if run.request_count == 0:
+        warn("no_requests", "the log holds no request records: nothing was measured")
+    empty = [s["step"] for s in steps if s["requests"] == 0]
+    if empty:
+        warn("empty_steps", f"steps {_list(empty)} had no requests")
+    few = [s["step"] for s in steps if 0 < s["requests"] < MIN_REQUESTS_FOR_PERCENTILES]
+    if few:
+        warn(
+            "few_requests",
+            f"steps {_list(few)} had fewer than {MIN_REQUESTS_FOR_PERCENTILES} requests: "
+            "their latency percentiles (p95, p99 above all) are not reliable; hold steps longer",
+        )
+    unknown_rate = [s["step"] for s in steps if s["steady"] is None]
+    if unknown_rate:
+        warn(
+            "expected_rate_unknown",
+            f"steps {_list(unknown_rate)} have no expected request rate, so they cannot be "
+            "judged steady",
+        )
+    if steps and best is None:
+        warn(
+            "no_steady_step",
+            f"no step was steady (>= {STEADY_RATE_PERCENT}% of the expected rate and >= "
+            f"{STEADY_SUCCESS_PERCENT}% success): maximum_steady_* are 0",
+        )
+    if generator_hot:
+        warn(
+            "generator_cpu_high",
+            f"load generator CPU averaged above {GENERATOR_CPU_LIMIT_PCT:.0f}% in "
+            f"{', '.join(generator_hot)}: those steps measure the generator, not the endpoint; "
+            "use more Locust processes or machines",
+        )
+    for source in SOURCES:
+        if utilization.count(source) == 0:
+            warn(f"no_{source}_utilization", f"the log has no {source} utilization samples")
+        elif best is not None and utilization_summary[source]["samples"] == 0:
+            warn(
+                f"no_{source}_utilization_in_steady_step",
+                f"no {source} utilization sample fell inside the maximum steady step "
+                f"(step {best['step']}, {best['duration_s']:.1f} s): sample more often",
+            )
+    if run.unknown_records:
+        kinds = ", ".join(f"{k} x{n}" for k, n in sorted(run.unknown_records.items()))
+        warn("unknown_records", f"skipped records of unknown type: {kinds}")
+
+    return Analysis(
+        header=header,
+        status=status,
+        status_reason=reason,
+        origin_t=origin,
+        steps=steps,
+        summary=summary,
+        utilization_summary=utilization_summary,
+        errors_by_category=dict(sorted(errors_total.items(), key=lambda kv: (-kv[1], kv[0]))),
+        warnings=warnings,
+        workers_lost=[
+            {
+                "worker": w.get("worker"),
+                "elapsed_s": _round(w["t"] - origin),
+                "unreceived_requests": w.get("unreceived_requests"),
+            }
+            for w in run.workers_lost
+        ],
+        events=[
+            {"elapsed_s": _round(e["t"] - origin), "name": e.get("name"), "detail": e.get("detail")}
+            for e in run.events
+        ],
+        request_count=run.request_count,
+        locust_request_count=locust_count,
+        has_intended=run.has_intended,
+        series=_series(run.seconds, origin),
+        utilization_series=utilization.series,
+        log_info={
+            "file": run.path.name,
+            "bytes": run.log_bytes,
+            "truncated_tail_bytes": run.truncated_tail_bytes,
+        },
+    )
+
+
+def _list(items: list) -> str:
+    shown = ", ".join(str(i) for i in items[:20])
+    return shown + (f" and {len(items) - 20} more" if len(items) > 20 else "")

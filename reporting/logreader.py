@@ -1,0 +1,386 @@
+"""Read `load_test.log` (format: `edgeload.logschema`) into compact per-step and per-second data.
+
+The log is streamed line by line; nothing keeps a Python object per request. What is kept:
+- per ramp step: counters, errors by category, and the raw latencies as float32 (4 bytes per
+  request, twice when intended send times are present) so that step percentiles are exact;
+- per second of the run: request and error counts and a log-spaced latency histogram (a few
+  hundred counters per second), so memory for the time series grows with the run's length,
+  not with its request count;
+- the small records (steps, utilization samples, lost workers, events, end) as they are.
+
+A last line cut off by a crash is tolerated (reported in `RunLog.truncated_tail_bytes`); a bad
+line anywhere else is an error, since it means the log was damaged, not merely cut short.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgeload import logschema
+from reporting.errors import ReportError
+
+# Per-second latency histogram: log-spaced bins, each 5% wider than the last, from 0.1 ms up
+# to 1,000 s (anything above lands in the last bin). Percentiles read from it are within
+# about 2.5% of the exact value: plenty for a plot; step and run figures use the raw values.
+HIST_MIN_MS = 0.1
+HIST_RATIO = 1.05
+HIST_BINS = int(math.ceil(math.log(1e6 / HIST_MIN_MS) / math.log(HIST_RATIO))) + 1
+_LOG_RATIO = math.log(HIST_RATIO)
+
+# A log whose request times span more than this is damaged (or not one run).
+MAX_RUN_SPAN_S = 14 * 24 * 3600
+
+UNKNOWN_ERROR = "unknown"  # a failed request whose record names no category
+
+
+def hist_bin_edges_ms() -> np.ndarray:
+    """Lower edge of each histogram bin, in ms (bin b holds [edge[b], edge[b] * HIST_RATIO))."""
+    return HIST_MIN_MS * HIST_RATIO ** np.arange(HIST_BINS)
+
+
+def _hist_bins(latency_ms: np.ndarray) -> np.ndarray:
+    scaled = np.log(np.maximum(latency_ms, HIST_MIN_MS) * (1.0 / HIST_MIN_MS)) * (1.0 / _LOG_RATIO)
+    return np.minimum(scaled.astype(np.int64), HIST_BINS - 1)
+
+
+class StepData:
+    """What one ramp step's requests add up to."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+        self.requests = 0
+        self.successes = 0
+        self.errors: Counter[str] = Counter()
+        self.first_t = math.inf
+        self.last_t = -math.inf
+        self.last_done_t = -math.inf  # latest answer (start + latency)
+        self.max_clients = 0
+        self.has_intended = False
+        self._latency: list[np.ndarray] = []
+        self._corrected: list[np.ndarray] = []
+
+    def add(self, t, latency_ms, corrected_ms, ok, max_clients: int) -> None:
+        n = len(t)
+        self.requests += n
+        self.successes += int(np.count_nonzero(ok))
+        self.first_t = min(self.first_t, float(t.min()))
+        self.last_t = max(self.last_t, float(t.max()))
+        self.last_done_t = max(self.last_done_t, float((t + latency_ms * 1e-3).max()))
+        self.max_clients = max(self.max_clients, max_clients)
+        plain = latency_ms.astype(np.float32)
+        if corrected_ms is not None and not self.has_intended:
+            # Earlier requests of the step were not paced: their plain latency is their
+            # corrected latency too (the arrays are shared, not copied).
+            self.has_intended = True
+            self._corrected = list(self._latency)
+        self._latency.append(plain)
+        if self.has_intended:
+            self._corrected.append(
+                plain if corrected_ms is None else corrected_ms.astype(np.float32)
+            )
+
+    def latencies_ms(self) -> np.ndarray:
+        """All latencies of the step (float32), from the actual send."""
+        return _merged(self._latency)
+
+    def corrected_latencies_ms(self) -> np.ndarray | None:
+        """Latencies from the intended send time, or None when no request carried one.
+
+        Requests without an intended time (not paced) count with their plain latency.
+        """
+        return _merged(self._corrected) if self.has_intended else None
+
+
+def _merged(chunks: list[np.ndarray]) -> np.ndarray:
+    """The chunks as one array; the list is replaced by it so that only one copy stays."""
+    if not chunks:
+        return np.empty(0, dtype=np.float32)
+    if len(chunks) > 1:
+        chunks[:] = [np.concatenate(chunks)]
+    return chunks[0]
+
+
+class SecondSeries:
+    """Per-second counters and latency histograms, keyed by absolute UNIX second."""
+
+    def __init__(self) -> None:
+        self.base: int | None = None  # UNIX second of row 0
+        self.requests = np.zeros(0, dtype=np.int64)
+        self.errors = np.zeros(0, dtype=np.int64)
+        self.hist = np.zeros((0, HIST_BINS), dtype=np.uint32)
+        self.corrected_hist: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.requests)
+
+    def _ensure(self, lo: int, hi: int) -> None:
+        if self.base is None:
+            self.base = lo
+        if lo >= self.base and hi < self.base + self.size:
+            return
+        end = self.base + self.size
+        new_base = min(self.base, lo)
+        new_end = max(end, hi + 1)
+        if new_end > end:  # grow at the end geometrically: runs append seconds
+            new_end = max(new_end, new_base + 2 * (end - new_base))
+        if new_end - new_base > MAX_RUN_SPAN_S:
+            raise ReportError(
+                f"request times span more than {MAX_RUN_SPAN_S // 86400} days: "
+                "the log is damaged or holds more than one run"
+            )
+        offset = self.base - new_base
+        size = new_end - new_base
+
+        def grown(old: np.ndarray) -> np.ndarray:
+            new = np.zeros((size, *old.shape[1:]), dtype=old.dtype)
+            new[offset : offset + len(old)] = old
+            return new
+
+        self.requests = grown(self.requests)
+        self.errors = grown(self.errors)
+        self.hist = grown(self.hist)
+        if self.corrected_hist is not None:
+            self.corrected_hist = grown(self.corrected_hist)
+        self.base = new_base
+
+    def add(self, t, latency_ms, corrected_ms, ok) -> None:
+        sec = np.floor(t).astype(np.int64)
+        lo, hi = int(sec.min()), int(sec.max())
+        self._ensure(lo, hi)
+        width = hi - lo + 1
+        rows = slice(lo - self.base, lo - self.base + width)
+        rel = sec - lo
+        self.requests[rows] += np.bincount(rel, minlength=width)
+        failed = ~ok
+        if failed.any():
+            self.errors[rows] += np.bincount(rel[failed], minlength=width)
+        if corrected_ms is not None and self.corrected_hist is None:
+            # The first paced request: until now corrected and plain latency were the same.
+            self.corrected_hist = self.hist.copy()
+        flat = rel * HIST_BINS
+        self.hist[rows] += _histogram(flat, latency_ms, width)
+        if self.corrected_hist is not None:
+            values = latency_ms if corrected_ms is None else corrected_ms
+            self.corrected_hist[rows] += _histogram(flat, values, width)
+
+
+def _histogram(flat_rows: np.ndarray, latency_ms: np.ndarray, width: int) -> np.ndarray:
+    counts = np.bincount(flat_rows + _hist_bins(latency_ms), minlength=width * HIST_BINS)
+    return counts.reshape(width, HIST_BINS).astype(np.uint32)
+
+
+@dataclass
+class RunLog:
+    """Everything the analysis needs from one log, in compact form."""
+
+    path: Path
+    header: dict
+    step_records: list[dict] = field(default_factory=list)
+    steps: dict[int, StepData] = field(default_factory=dict)
+    seconds: SecondSeries = field(default_factory=SecondSeries)
+    utilization: list[dict] = field(default_factory=list)
+    workers_lost: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    end: dict | None = None
+    request_count: int = 0
+    first_t: float = math.inf  # earliest time of any timed record
+    last_t: float = -math.inf  # latest time seen (answers included)
+    truncated_tail_bytes: int | None = None  # size of a cut-off last line that was skipped
+    unknown_records: Counter = field(default_factory=Counter)
+    log_bytes: int = 0
+
+    @property
+    def has_intended(self) -> bool:
+        return any(s.has_intended for s in self.steps.values())
+
+
+def read_log(path: str | Path) -> RunLog:
+    """Stream a `load_test.log` into a RunLog; raises ReportError saying what is wrong."""
+    path = Path(path)
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no such log file") from None
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot open the log ({exc.strerror})") from None
+    with handle:
+        first = handle.readline()
+        if not first.strip():
+            raise ReportError(f"{path}: the log is empty")
+        try:
+            header = json.loads(first)
+        except ValueError:
+            raise ReportError(
+                f"{path}: line 1 is not a JSON header record: not an edgeload log, "
+                "or the run died before writing its first line"
+            ) from None
+        if not isinstance(header, dict):
+            raise ReportError(f"{path}: line 1 is not a header record: not an edgeload log")
+        try:
+            logschema.check_header(header)
+        except logschema.SchemaError as exc:
+            raise ReportError(f"{path}: {exc}") from None
+        run = RunLog(path=path, header=header)
+        reader = _RecordReader(run)
+        bad: tuple[int, str, int] | None = None  # (line number, error, bytes) of a bad line
+        lineno = 1
+        for lineno, line in enumerate(handle, start=2):  # noqa: B007 - lineno used after
+            if not line.strip():
+                continue
+            if bad is not None:
+                raise ReportError(
+                    f"{path}: line {bad[0]} is damaged ({bad[1]}); only a cut-off last line "
+                    "is tolerated, so the log was corrupted, not merely cut short"
+                )
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                bad = (lineno, _short(exc), len(line))
+                continue
+            reader.add(record, lineno)
+        if bad is not None:
+            run.truncated_tail_bytes = bad[2]
+        run.log_bytes = handle.tell()
+    return run
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).split("\n", 1)[0][:120]
+
+
+class _RecordReader:
+    def __init__(self, run: RunLog) -> None:
+        self.run = run
+
+    def fail(self, lineno: int, message: str) -> ReportError:
+        return ReportError(f"{self.run.path}: line {lineno}: {message}")
+
+    def add(self, record: object, lineno: int) -> None:
+        if not isinstance(record, dict):
+            raise self.fail(lineno, "not a JSON object record")
+        kind = record.get("type")
+        run = self.run
+        if kind == logschema.REQUESTS:
+            self.add_requests(record, lineno)
+            return
+        if kind == logschema.HEADER:
+            raise self.fail(lineno, "a second header record: the file holds more than one run")
+        if kind not in logschema.RECORD_TYPES:
+            run.unknown_records[str(kind)] += 1
+            return
+        t = record.get("t")
+        if not isinstance(t, int | float):
+            raise self.fail(lineno, f"{kind} record without a numeric 't'")
+        run.first_t = min(run.first_t, t)
+        run.last_t = max(run.last_t, t)
+        if kind == logschema.STEP:
+            for key in ("step", "clients"):
+                if not isinstance(record.get(key), int):
+                    raise self.fail(lineno, f"step record without an integer {key!r}")
+            run.step_records.append(record)
+        elif kind == logschema.UTILIZATION:
+            run.utilization.append(record)
+        elif kind == logschema.WORKER_LOST:
+            run.workers_lost.append(record)
+        elif kind == logschema.EVENT:
+            run.events.append(record)
+        elif kind == logschema.END:
+            run.end = record
+
+    def add_requests(self, record: dict, lineno: int) -> None:
+        try:
+            t = np.asarray(record["t"], dtype=np.float64)
+            latency = np.asarray(record["latency_ms"], dtype=np.float64)
+            ok = np.asarray(record["ok"], dtype=bool)
+            intended_raw = record.get("intended")
+            errors = record.get("error")
+            step_list = record["step"]
+            client_list = record["clients"]
+            # A batch nearly always belongs to one step: then skip building arrays.
+            one_step = bool(step_list) and step_list.count(step_list[0]) == len(step_list)
+            if one_step and isinstance(step_list[0], int):
+                steps = clients = None
+                clients_max = max(client_list) if client_list else 0
+                if not isinstance(clients_max, int):
+                    raise TypeError("clients")
+            else:
+                steps = _int_column(step_list)
+                clients = _int_column(client_list)
+        except KeyError as exc:
+            raise self.fail(lineno, f"requests record without the {exc.args[0]!r} column") from None
+        except (TypeError, ValueError):
+            raise self.fail(lineno, "a requests column holds a value of the wrong type") from None
+        if t.ndim != 1:
+            raise self.fail(lineno, "the requests column 't' is not a list")
+        n = len(t)
+        lengths = {len(latency), len(ok), len(step_list), len(client_list)}
+        if intended_raw is not None:
+            lengths.add(len(intended_raw))
+        if errors is not None:
+            lengths.add(len(errors))
+        declared = record.get("n", n)
+        if lengths != {n} or declared != n:
+            raise self.fail(lineno, f"requests columns differ in length (n={declared!r})")
+        if n == 0:
+            return
+        if not (np.isfinite(t).all() and np.isfinite(latency).all()):
+            raise self.fail(lineno, "a request time or latency is not a finite number")
+
+        corrected = None
+        if intended_raw is not None:
+            try:
+                intended = np.asarray(intended_raw, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise self.fail(lineno, "the intended column holds a non-number") from None
+            paced = ~np.isnan(intended)
+            if paced.any():
+                # Latency seen by a paced client: from when it meant to send, not when it
+                # could. A request sent early (clock jitter) gains nothing.
+                delay_ms = np.where(paced, np.maximum(t - intended, 0.0) * 1e3, 0.0)
+                corrected = latency + delay_ms
+
+        run = self.run
+        run.request_count += n
+        run.first_t = min(run.first_t, float(t.min()))
+        run.last_t = max(run.last_t, float((t + latency * 1e-3).max()))
+        run.seconds.add(t, latency, corrected, ok)
+
+        if steps is None:
+            groups = [(step_list[0], None)]
+        else:
+            groups = [(int(s), steps == s) for s in np.unique(steps)]
+        for step, mask in groups:
+            data = run.steps.get(step)
+            if data is None:
+                data = run.steps[step] = StepData(step)
+            if mask is None:
+                data.add(t, latency, corrected, ok, clients_max)
+            else:
+                data.add(
+                    t[mask],
+                    latency[mask],
+                    None if corrected is None else corrected[mask],
+                    ok[mask],
+                    int(clients[mask].max()),
+                )
+        failed = np.flatnonzero(~ok)
+        if len(failed):
+            for i in failed.tolist():
+                category = errors[i] if errors is not None else None
+                step = step_list[0] if steps is None else int(steps[i])
+                run.steps[step].errors[str(category or UNKNOWN_ERROR)] += 1
+
+
+def _int_column(values: list) -> np.ndarray:
+    """An int column; null (a request outside any step) becomes -1."""
+    try:
+        return np.asarray(values, dtype=np.int64)
+    except TypeError:
+        return np.asarray([-1 if v is None else v for v in values], dtype=np.int64)
