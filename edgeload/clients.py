@@ -1,0 +1,169 @@
+"""One image-query submission and the check of its answer, for the two clients a run can use.
+
+    sdk   the real `groundlight` SDK (`submit_sdk`), with a client built by
+          `edgeload.target.make_sdk` (hidden retries off, pool sized for the users);
+    http  the same HTTP request the SDK sends, built once (`EdgeRequest`) and posted by a raw
+          HTTP client (Locust's FastHttpUser in `edgeload.users`).
+
+Both ask for an answer the edge gives itself (`wait=0`, `human_review=NEVER`,
+`confidence_threshold=0`, as the original load tests did) and check every answer: an HTTP
+success, from the edge (`result.from_edge`), for the detector asked. Anything else is a failure
+with one of `edgeload.logschema.ERROR_CATEGORIES`.
+
+This module imports neither locust nor gevent, so the single-client FPS test can use it too.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+CLIENT_KINDS = ("sdk", "http")
+IMAGE_QUERIES_PATH = "/device-api/v1/image-queries"
+# What the SDK is asked for: an edge answer now, never a human, whatever its confidence.
+SUBMIT_KWARGS = {"wait": 0.0, "human_review": "NEVER", "confidence_threshold": 0.0}
+QUERY_PARAMS = {"human_review": "NEVER", "confidence_threshold": "0.0"}
+REQUEST_TIMEOUT_S = 10.0  # the SDK's own default request timeout
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one submission gave: `error` is None on success, else an error category."""
+
+    status: int  # HTTP status, 0 when no answer arrived
+    error: str | None
+    detail: str = ""  # short, low-cardinality text for Locust's error table
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def category_for_status(status: int) -> str:
+    """The error category of a non-2xx HTTP status (0: no answer)."""
+    if status == 0:
+        return "connection"
+    if 400 <= status < 500:
+        return "http_4xx"
+    if status == 500:
+        return "http_500"
+    if status == 503:
+        return "http_503"
+    if 500 <= status < 600:
+        return "http_5xx"
+    return "bad_response"  # 1xx/3xx where an answer was expected
+
+
+def check_answer(answer: dict, detector_id: str) -> Outcome:
+    """Check a parsed 2xx image-query body: for `detector_id`, answered by the edge."""
+    if not isinstance(answer, dict):
+        return Outcome(200, "bad_response", "answer is not a JSON object")
+    if answer.get("detector_id") != detector_id:
+        return Outcome(200, "wrong_detector", "answer is for another detector")
+    result = answer.get("result")
+    if not isinstance(result, dict):
+        return Outcome(200, "not_from_edge", "answer has no result")
+    if result.get("from_edge") is not True:
+        return Outcome(200, "not_from_edge", "answer did not come from the edge")
+    return Outcome(200, None)
+
+
+def check_http_answer(status: int, body: bytes | None, detector_id: str) -> Outcome:
+    """Check a raw HTTP answer: status, then the JSON body."""
+    if not 200 <= status < 300:
+        return Outcome(status, category_for_status(status), f"HTTP {status}")
+    try:
+        answer = json.loads(body or b"")
+    except ValueError:
+        return Outcome(status, "bad_response", "body is not JSON")
+    outcome = check_answer(answer, detector_id)
+    outcome.status = status
+    return outcome
+
+
+def classify_exception(exc: BaseException) -> Outcome:
+    """An exception raised by a submission (no usable answer) as an Outcome."""
+    status = getattr(exc, "status", None)  # the SDK's ApiException carries the HTTP status
+    if isinstance(status, int) and status:
+        return Outcome(status, category_for_status(status), f"HTTP {status}")
+    chain = _exception_chain(exc)
+    names = " ".join(type(e).__name__ for e in chain).lower()
+    text = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, TimeoutError | socket.timeout) for e in chain) or "timeout" in names:
+        return Outcome(0, "timeout", "no answer in time")
+    if "timed out" in text:
+        return Outcome(0, "timeout", "no answer in time")
+    if any(isinstance(e, ConnectionError | OSError) for e in chain) or any(
+        word in names for word in ("connection", "protocol", "maxretry", "newconnection")
+    ):
+        return Outcome(0, "connection", "connection failed")
+    if "validation" in names or "apitype" in names or "apivalue" in names:
+        return Outcome(200, "bad_response", "answer could not be parsed")
+    return Outcome(0, "client", type(exc).__name__)
+
+
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(chain) < 8:
+        chain.append(current)
+        seen.add(id(current))
+        reason = getattr(current, "reason", None)  # urllib3 MaxRetryError keeps the cause here
+        current = (
+            (reason if isinstance(reason, BaseException) else None)
+            or current.__cause__
+            or current.__context__
+        )
+    return chain
+
+
+def submit_sdk(gl: Any, detector_id: str, jpeg: bytes) -> Outcome:
+    """One image query through the SDK, checked. Never raises for an endpoint problem."""
+    try:
+        image_query = gl.submit_image_query(detector_id, jpeg, **SUBMIT_KWARGS)
+    except Exception as exc:  # the SDK raises many types; each maps to a category
+        return classify_exception(exc)
+    return check_sdk_answer(image_query, detector_id)
+
+
+def check_sdk_answer(image_query: Any, detector_id: str) -> Outcome:
+    """Check an SDK `ImageQuery` the way `check_answer` checks a JSON body."""
+    if getattr(image_query, "detector_id", None) != detector_id:
+        return Outcome(200, "wrong_detector", "answer is for another detector")
+    result = getattr(image_query, "result", None)
+    if result is None:
+        return Outcome(200, "not_from_edge", "answer has no result")
+    if getattr(result, "from_edge", None) is not True:
+        return Outcome(200, "not_from_edge", "answer did not come from the edge")
+    return Outcome(200, None)
+
+
+class EdgeRequest:
+    """The SDK's image-query POST for one detector, prepared once: path and headers."""
+
+    def __init__(self, detector_id: str, token: str) -> None:
+        self.detector_id = detector_id
+        self.path = (
+            IMAGE_QUERIES_PATH + "?" + urlencode({"detector_id": detector_id, **QUERY_PARAMS})
+        )
+        self.headers = {
+            "Content-Type": "image/jpeg",
+            "Accept": "application/json",
+            "x-api-token": token,
+        }
+
+    def __repr__(self) -> str:  # never show the token
+        return f"EdgeRequest(detector_id={self.detector_id!r})"
+
+
+def timed(submit: Any, *args: Any) -> tuple[float, float, Outcome]:
+    """(wall-clock start, latency ms, outcome) of one call of `submit(*args)`."""
+    start = time.time()
+    t0 = time.perf_counter()
+    outcome = submit(*args)
+    return start, (time.perf_counter() - t0) * 1000.0, outcome

@@ -1,0 +1,78 @@
+"""`edgeload throughput MODE`: the multiple-client throughput test, headless.
+
+The original command line, run as `locust -f locustfiles/throughput.py --headless ...` in a
+child process (the same locustfile the web UI and distributed runs use). Options are checked
+here first, so a mistake costs no start-up; the child's exit code is returned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from edgeload.errors import UsageError
+from edgeload.throughput_inputs import OPTIONS, validate_inputs
+
+HELP = "Multiple-client throughput test: ramp clients up step by step (Locust, headless)."
+LOCUSTFILE = Path(__file__).resolve().parent.parent.parent / "locustfiles" / "throughput.py"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("detector_mode", metavar="MODE", help="detector mode: BINARY or COUNT")
+    for option in OPTIONS:
+        if option.dest == "detector_mode":
+            continue
+        parser.add_argument(option.flag, **option.argparse_kwargs())
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="load processes on this machine (Locust --processes; default: one)",
+    )
+
+
+def locust_command(args: argparse.Namespace, locustfile: Path = LOCUSTFILE) -> list[str]:
+    """The locust command line for these arguments."""
+    command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless"]
+    command += ["--detector-mode", str(args.detector_mode).upper()]
+    for option in OPTIONS:
+        if option.dest == "detector_mode":
+            continue
+        value = getattr(args, option.dest, None)
+        if value is not None:
+            command += [option.flag, str(value)]
+    if args.processes:
+        command += ["--processes", str(args.processes)]
+    return command
+
+
+def run(args: argparse.Namespace) -> int:
+    validate_inputs(args)
+    if args.processes is not None and args.processes < 1 and args.processes != -1:
+        raise UsageError(
+            f"--processes must be at least 1 (or -1: one per CPU), got {args.processes}"
+        )
+    if not LOCUSTFILE.is_file():
+        raise UsageError(f"the throughput locustfile is missing: {LOCUSTFILE}")
+    child = subprocess.Popen(locust_command(args), env=os.environ.copy())
+
+    def forward(signum: int, _frame: object) -> None:
+        # Ctrl-C reaches the child through the terminal's process group; SIGTERM we pass on
+        if signum == signal.SIGTERM and child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            try:
+                code = child.wait()
+            except KeyboardInterrupt:  # pragma: no cover - the handler above replaces it
+                continue
+            return 128 - code if code < 0 else code  # killed by a signal: the shell's code
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

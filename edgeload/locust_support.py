@@ -1,0 +1,577 @@
+"""Locust-facing glue of the throughput test: options, run lifecycle, run folder.
+
+A locustfile calls `register(events)` at import; everything else hangs off Locust's events:
+
+    init_command_line_parser  our options (`add_options`), ramp options also in the web UI form
+    init (master or local)    validate the options (one-line error, exit 2, before any load),
+                              resolve the target (first line says which), create the run folder
+                              and `load_test.log`, provision the detector(s), write the header,
+                              hand workers the endpoint (environment.host) and detector ids
+    init (worker)             a LogSink that forwards its records to the master
+    test_start                new run folder for a second web-UI run; resource samplers start
+                              (endpoint on master/local, this host on every load process)
+    shape step change         `step` record; the step is announced to workers
+    test_stop / quitting      `end` record (completed, or interrupted if the ramp had not run
+                              its course), close the log, write the report, print the folder,
+                              set the exit code (0 completed, 1 failed, 130/143 interrupted)
+
+SIGINT/SIGTERM at any moment (provisioning, ramp, report) leave a closed log and a report
+marked interrupted, and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import gevent
+
+from edgeload import logschema, users
+from edgeload.errors import RunFailed, UsageError
+from edgeload.logsink import LogSink, LogWriter
+from edgeload.throughput_inputs import OPTIONS, Inputs, validate_inputs
+
+logger = logging.getLogger(__name__)
+
+SCENARIO = "throughput"
+RESULTS_FILENAME = "load_test_results.json"
+EXIT_FAILED = 1
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+MASTER_FINAL_REPORT_WAIT_S = 4.0  # a worker's last stats report may come up to 3 s after stop
+
+
+# --------------------------------------------------------------------------------------------
+# options
+
+
+def add_options(parser: Any, **_: Any) -> None:
+    """Our options, for `events.init_command_line_parser` (ramp options appear in the web UI)."""
+    titled = parser.add_argument_group("edgeload throughput test")
+    for option in OPTIONS:
+        action = titled.add_argument(option.flag, **option.argparse_kwargs())
+        # Locust's web UI reads these attributes (its own add_argument sets them)
+        action.include_in_web_ui = option.in_web_ui
+        action.is_secret = action.is_required = action.is_multiple = False
+
+
+def new_run_dir(output_dir: str | os.PathLike) -> Path:
+    """A new, empty `<output_dir>/<local timestamp>` folder (suffixed, never reused)."""
+    base = Path(output_dir)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create --output-dir {str(base)!r}: {exc.strerror}") from None
+    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    for attempt in range(1000):
+        path = base / (stamp if attempt == 0 else f"{stamp}_{attempt + 1}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RunFailed(f"cannot create a new run folder in {base}")
+
+
+# --------------------------------------------------------------------------------------------
+# the run (master or local process)
+
+
+class ThroughputRun:
+    """One throughput run of a master or local process: its log, samplers and end."""
+
+    def __init__(self, environment: Any, inputs: Inputs) -> None:
+        self.environment = environment
+        self.inputs = inputs
+        self.target: Any = None
+        self.detectors: list[Any] = []
+        self.metadata: dict = {}
+        self.run_dir: Path | None = None
+        self.sink: LogSink | None = None
+        self.sampling: Any = None
+        self.finished = False
+        self.started = False  # a test started in this run folder
+        self.signal_name: str | None = None
+        self.finalizing = False
+        self._final_timer: gevent.Greenlet | None = None
+        self._step_written: tuple[int, int] | None = None  # last step record of this log
+
+    # -- set-up ----------------------------------------------------------------------------
+    def open_log(self) -> None:
+        self.run_dir = new_run_dir(self.inputs.output_dir)
+        writer = LogWriter(self.run_dir / logschema.LOG_FILENAME)
+        self.sink = LogSink(self.environment, writer).register()
+        self.finished = False
+        self.started = False
+        self._step_written = None
+
+    def header(self) -> dict:
+        from edgeload.metadata import collect_timestamp
+
+        return {
+            "type": logschema.HEADER,
+            "schema_version": logschema.SCHEMA_VERSION,
+            "tool": "edgeload",
+            "tool_version": _tool_version(),
+            "scenario": SCENARIO,
+            "created_at": collect_timestamp(),
+            "target": self.target.as_record() if self.target is not None else None,
+            "inputs": {**self.inputs.as_record(), **_distribution(self.environment)},
+            "metadata": self.metadata,
+        }
+
+    def provision(self) -> None:
+        from edgeload.provisioning import provision_detectors
+        from edgeload.target import make_sdk
+
+        inputs = self.inputs
+        say(
+            f"provisioning {inputs.num_detectors} {inputs.detector_mode} detector(s) for "
+            f"{inputs.image_width}x{inputs.image_height} images"
+        )
+        gl = make_sdk(self.target, retries=False)
+        try:
+            self.detectors = provision_detectors(
+                gl,
+                inputs.num_detectors,
+                mode=inputs.detector_mode,
+                image_size=(inputs.image_width, inputs.image_height),
+                detector_ids=list(inputs.detector_ids) or None,
+                timeout_s=inputs.provision_timeout,
+                progress=say,
+                target=self.target,
+            )
+        finally:
+            try:
+                gl.close()
+            except Exception:
+                pass
+        for detector in self.detectors:
+            say(f"detector {detector.id} ({detector.name}) is answered by the edge")
+
+    def collect_metadata(self) -> None:
+        from edgeload.metadata import collect_metadata
+
+        try:
+            self.metadata = collect_metadata(self.target)
+        except Exception as exc:  # metadata must never fail a run
+            self.metadata = {"error": f"metadata collection failed: {exc}"}
+        self.metadata["detectors"] = [d.as_record() for d in self.detectors]
+        self.metadata["images"] = {
+            "mode": self.inputs.detector_mode,
+            "width": self.inputs.image_width,
+            "height": self.inputs.image_height,
+            "unique_per_request": True,
+        }
+
+    def publish_to_workers(self) -> None:
+        """What workers need, carried by Locust's spawn message (custom parsed options)."""
+        options = self.environment.parsed_options
+        options.edgeload_detectors = [d.id for d in self.detectors]
+        options.edgeload_target_kind = self.target.kind
+        self.environment.host = self.target.url
+
+    # -- during the run ----------------------------------------------------------------------
+    def on_test_start(self, **_: Any) -> None:
+        if self.finished:  # a new run from the web UI: a new folder, same target and detectors
+            self.open_log()
+            self.sink.write(self.header())
+        elif not self.started:
+            # web UI: the form may have changed ramp options since the header was written
+            try:
+                self.inputs = validate_inputs(self.environment.parsed_options)
+            except UsageError as exc:
+                say(f"error: {exc}; stopping")
+                gevent.spawn(self.environment.runner.stop)
+                return
+            self._rewrite_header_if_alone()
+        self.started = True
+        # the endpoint measured is the target's, whatever the web UI's host field says
+        self.environment.host = self.target.url
+        users.reset_context(self.environment)
+        current = getattr(self.environment.shape_class, "current", None)
+        if current is not None and self._step_written is None:  # the step began before the log
+            self.on_step(*current)
+        self.start_sampling()
+
+    def _rewrite_header_if_alone(self) -> None:
+        """Rewrite the header (with the inputs as the test starts) while the log holds nothing
+        but it and the first step record, which is written again afterwards."""
+        writer = self.sink.writer if self.sink else None
+        if writer is not None and writer.records_written <= (
+            1 if self._step_written is None else 2
+        ):
+            writer.close()
+            self.sink.writer = LogWriter(writer.path, mode="w")
+            self.sink.write(self.header())
+            self._step_written = None
+
+    def start_sampling(self) -> None:
+        from edgeload.samplers import EndpointSampler, SamplingLoop, generator_sampler
+
+        self.stop_sampling()
+        samplers = [EndpointSampler(self.target, note=say)]
+        if not _is_master(self.environment):  # on a master, the workers sample their hosts
+            samplers.append(generator_sampler(note=say))
+        self.sampling = SamplingLoop(
+            samplers, self.inputs.system_sample_interval_seconds, self.sink.add_utilization
+        ).start()
+
+    def stop_sampling(self) -> None:
+        if self.sampling is not None:
+            sampling, self.sampling = self.sampling, None
+            sampling.stop(timeout_s=2.0)
+
+    def on_step(self, step: int, clients_count: int) -> None:
+        if self.sink is None:
+            return
+        users.set_step(self.environment, step, clients_count)
+        runner = self.environment.runner
+        if _is_master(self.environment):
+            runner.send_message(users.STEP_MESSAGE, {"step": step, "clients": clients_count})
+        if (step, clients_count) == self._step_written or self.finished:
+            return
+        self._step_written = (step, clients_count)
+        expected = clients_count * self.inputs.requests_per_second
+        self.sink.write(
+            {
+                "type": logschema.STEP,
+                "t": time.time(),
+                "step": step,
+                "clients": clients_count,
+                "expected_rps": expected,
+            }
+        )
+        say(f"step {step + 1}: {clients_count} clients, expecting {expected:g} requests/s")
+
+    def on_test_stop(self, **_: Any) -> None:
+        if self.finished or self.finalizing:
+            return
+        headless = bool(getattr(self.environment.parsed_options, "headless", False))
+        if not _is_master(self.environment):
+            self.finish()
+        elif not headless:  # web UI: wait for the workers' last reports, then close the run
+            self._final_timer = gevent.spawn_later(MASTER_FINAL_REPORT_WAIT_S, self.finish)
+        # headless master: `quitting` finishes, after the workers' final reports arrived
+
+    def on_quitting(self, environment: Any = None, **_: Any) -> None:
+        from locust.runners import STATE_RUNNING, STATE_SPAWNING
+
+        runner = self.environment.runner
+        if self.signal_name is None and runner.state in (STATE_RUNNING, STATE_SPAWNING):
+            # Quitting while users still run, without a Ctrl-C: Locust's SIGTERM handler
+            # (the only other way a headless run quits mid-test) brought us here.
+            self.signal_name = "SIGTERM"
+        if _is_master(self.environment) and len(runner.greenlet) > 0:
+            # Make sure workers were told to quit and their final reports are in before the log
+            # closes, whatever order the quitting listeners run in (SIGTERM comes straight here).
+            runner.quit()
+        if self._final_timer is not None:
+            self._final_timer.kill(block=False)
+        self.finish()
+
+    # -- the end -----------------------------------------------------------------------------
+    def status(self) -> tuple[str, str]:
+        shape = self.environment.shape_class
+        if self.signal_name:
+            return logschema.STATUS_INTERRUPTED, f"{self.signal_name} received"
+        if shape is not None and getattr(shape, "completed", False):
+            return logschema.STATUS_COMPLETED, "the ramp ran its course"
+        return logschema.STATUS_INTERRUPTED, "stopped before the ramp ran its course"
+
+    def finish(self, status: str | None = None, reason: str | None = None) -> None:
+        """End record, close the log, write the report, set the exit code. Idempotent."""
+        if self.finished or self.finalizing or self.sink is None:
+            return
+        self.finalizing = True
+        try:
+            self.stop_sampling()
+            if status is None:
+                status, reason = self.status()
+            count = int(self.environment.stats.total.num_requests)
+            ok = count - int(self.environment.stats.total.num_failures)
+            if status == logschema.STATUS_COMPLETED and ok <= 0:
+                status, reason = logschema.STATUS_FAILED, "no request succeeded"
+            end = {
+                "type": logschema.END,
+                "t": time.time(),
+                "status": status,
+                "reason": reason or "",
+                "locust_request_count": count if self.started else 0,
+            }
+            self.sink.close([end])
+            if self.sink.requests_recorded != end["locust_request_count"]:
+                say(
+                    f"warning: the log holds {self.sink.requests_recorded} requests, Locust "
+                    f"counted {end['locust_request_count']}"
+                )
+            self.write_report(status, reason or "")
+            self.environment.process_exit_code = self.exit_code(status)
+        finally:
+            self.finished = True
+            self.finalizing = False
+
+    def exit_code(self, status: str) -> int:
+        if status == logschema.STATUS_COMPLETED:
+            return 0
+        if status == logschema.STATUS_INTERRUPTED:
+            return EXIT_SIGTERM if self.signal_name == "SIGTERM" else EXIT_SIGINT
+        return EXIT_FAILED
+
+    def write_report(self, status: str, reason: str) -> None:
+        run_dir = self.run_dir
+        try:
+            from reporting import write_reports
+        except ImportError:
+            write_reports = None
+        if write_reports is not None:
+            try:
+                write_reports(run_dir)
+                say(f"run folder: {run_dir}")
+                return
+            except Exception as exc:  # the log is safe; say why the report is missing
+                say(f"error: the report could not be written ({exc}); writing a summary only")
+        write_minimal_results(run_dir, status, reason)
+        say(f"run folder: {run_dir}")
+
+    def shutdown_target(self) -> None:
+        if self.target is not None:
+            self.target.close()
+
+
+def write_minimal_results(run_dir: Path, status: str, reason: str) -> Path:
+    """A small `load_test_results.json` (the seed's inputs/outputs/metadata) from the log,
+    used until (or when) the reporter cannot run."""
+    header: dict = {}
+    steps: list[dict] = []
+    total = ok = 0
+    latency_sum = 0.0
+    per_step: dict[Any, list[int]] = {}
+    first_t = last_t = None
+    with open(run_dir / logschema.LOG_FILENAME, encoding="utf-8") as log:
+        for line in log:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            kind = record.get("type")
+            if kind == logschema.HEADER:
+                header = record
+            elif kind == logschema.STEP:
+                steps.append(record)
+            elif kind == logschema.REQUESTS:
+                total += record["n"]
+                ok += sum(record["ok"])
+                latency_sum += sum(record["latency_ms"])
+                if record["n"]:
+                    first_t = min(record["t"] + ([first_t] if first_t is not None else []))
+                    last_t = max(record["t"] + ([last_t] if last_t is not None else []))
+                for step, success in zip(record["step"], record["ok"], strict=True):
+                    counts = per_step.setdefault(step, [0, 0])
+                    counts[0] += 1
+                    counts[1] += success
+    duration = (last_t - first_t) if first_t is not None and last_t is not None else 0.0
+    results = {
+        "schema_version": 1,
+        "status": status,
+        "reason": reason,
+        "target": header.get("target"),
+        "inputs": header.get("inputs"),
+        "outputs": {
+            "throughput_summary": {
+                "total_requests": total,
+                "successful_requests": ok,
+                "failed_requests": total - ok,
+                "duration_s": duration,
+                "overall_rps": total / duration if duration > 0 else None,
+                "mean_latency_ms": latency_sum / total if total else None,
+                "steps": [
+                    {
+                        "step": s["step"],
+                        "clients": s["clients"],
+                        "expected_rps": s["expected_rps"],
+                        "requests": per_step.get(s["step"], [0, 0])[0],
+                        "successful_requests": per_step.get(s["step"], [0, 0])[1],
+                    }
+                    for s in steps
+                ],
+            }
+        },
+        "metadata": header.get("metadata"),
+    }
+    path = run_dir / RESULTS_FILENAME
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# wiring
+
+
+def say(text: str) -> None:
+    """One line for the person running the test."""
+    print(f"edgeload: {text}", flush=True)
+
+
+def fail(exc: Exception) -> None:
+    """End the process with a one-line error (UsageError: 2, RunFailed: 1)."""
+    print(f"edgeload: error: {exc}", file=sys.stderr, flush=True)
+    sys.exit(getattr(exc, "exit_code", EXIT_FAILED))
+
+
+def _tool_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("edgeload")
+    except Exception:
+        return "unknown"
+
+
+def _is_master(environment: Any) -> bool:
+    from locust.runners import MasterRunner
+
+    return isinstance(environment.runner, MasterRunner)
+
+
+def _is_worker(environment: Any) -> bool:
+    from locust.runners import WorkerRunner
+
+    return isinstance(environment.runner, WorkerRunner)
+
+
+def _distribution(environment: Any) -> dict:
+    options = environment.parsed_options
+    if _is_master(environment):
+        return {"distributed": True, "expected_workers": getattr(options, "expect_workers", None)}
+    return {"distributed": False}
+
+
+class _Signals:
+    """SIGINT/SIGTERM around a run. During set-up both interrupt the main greenlet as Ctrl-C
+    does (Locust installs its SIGTERM handler only after `init`, and it then replaces ours);
+    a SIGINT while the run is being finished lets the report complete and sets the exit code."""
+
+    def __init__(self, run: ThroughputRun) -> None:
+        self.run = run
+        self.setting_up = True
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._handler)
+        signal.signal(signal.SIGTERM, self._handler)
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        run = self.run
+        name = signal.Signals(signum).name
+        run.signal_name = run.signal_name or name
+        if run.finalizing or run.finished:
+            run.environment.process_exit_code = (
+                EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT
+            )
+            return
+        raise KeyboardInterrupt
+
+
+def _on_worker_init(environment: Any) -> None:
+    runner = environment.runner
+    sink = LogSink(environment).register()
+    if users.STEP_MESSAGE not in runner.custom_messages:
+        runner.register_message(users.STEP_MESSAGE, users.on_step_message)
+    state: dict[str, Any] = {"sampling": None}
+
+    def on_test_start(**_: Any) -> None:
+        from edgeload.samplers import SamplingLoop, generator_sampler
+
+        users.reset_context(environment)
+        if state["sampling"] is not None:
+            state["sampling"].stop(timeout_s=2.0)
+        interval = float(getattr(environment.parsed_options, "system_sample_interval_seconds", 5))
+        state["sampling"] = SamplingLoop(
+            [generator_sampler(note=logger.warning)], interval, sink.add_utilization
+        ).start()
+
+    def on_test_stop(**_: Any) -> None:
+        if state["sampling"] is not None:
+            sampling, state["sampling"] = state["sampling"], None
+            sampling.stop(timeout_s=2.0)
+
+    environment.events.test_start.add_listener(on_test_start)
+    environment.events.test_stop.add_listener(on_test_stop)
+
+
+def install(environment: Any) -> ThroughputRun | None:
+    """Set up a throughput run on this process (the `init` listener). Exits with a one-line
+    error for bad options or an unusable endpoint, before any load starts."""
+    if _is_worker(environment):
+        _on_worker_init(environment)
+        return None
+    try:
+        inputs = validate_inputs(environment.parsed_options)
+    except UsageError as exc:
+        fail(exc)
+    run = ThroughputRun(environment, inputs)
+    signals = _Signals(run)
+    signals.install()
+    try:
+        from edgeload.target import resolve_target
+
+        run.target = resolve_target(profile=inputs.sim_profile, time_scale=inputs.sim_time_scale)
+        say(run.target.describe())
+        run.open_log()
+        run.provision()
+        run.collect_metadata()
+        run.sink.write(run.header())
+        run.publish_to_workers()
+    except KeyboardInterrupt:
+        _abort(run, logschema.STATUS_INTERRUPTED, f"{run.signal_name or 'SIGINT'} received")
+        sys.exit(EXIT_SIGTERM if run.signal_name == "SIGTERM" else EXIT_SIGINT)
+    except (UsageError, RunFailed) as exc:
+        if run.sink is not None:
+            _abort(run, logschema.STATUS_FAILED, str(exc))
+        run.shutdown_target()
+        fail(exc)
+    signals.setting_up = False
+
+    environment.events.test_start.add_listener(run.on_test_start)
+    environment.events.test_stop.add_listener(run.on_test_stop)
+    environment.events.quitting.add_listener(run.on_quitting)
+    environment.events.quit.add_listener(lambda **_: run.shutdown_target())
+    shape = environment.shape_class
+    if shape is not None:
+        shape.on_step = run.on_step
+    return run
+
+
+def _abort(run: ThroughputRun, status: str, reason: str) -> None:
+    """Close a run that never started load: header, an event, the end, and a report."""
+    run.stop_sampling()
+    if run.sink is None:
+        if run.target is None:
+            run.shutdown_target()
+            return
+        run.open_log()
+    if run.sink.writer is not None and run.sink.writer.records_written == 0:
+        run.collect_metadata()
+        run.sink.write(run.header())
+    run.sink.write(
+        {"type": logschema.EVENT, "t": time.time(), "name": "setup_ended", "detail": reason}
+    )
+    run.finish(status, reason)
+    run.shutdown_target()
+
+
+def register(events: Any) -> None:
+    """Wire a locustfile: our options, and `install` at init."""
+    events.init_command_line_parser.add_listener(add_options)
+
+    def on_init(environment: Any, **_: Any) -> None:
+        install(environment)
+
+    events.init.add_listener(on_init)

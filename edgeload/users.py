@@ -1,0 +1,237 @@
+"""The Locust user that submits image queries: paced, with the SDK or raw HTTP.
+
+One class, `EdgeQueryUser`, serves both `--client sdk` and `--client http`, so that the choice
+can change in the web UI between runs and a distributed master never has to tell workers which
+class to spawn. Its task is one submission (see `edgeload.clients`); its `wait_time` keeps a
+per-user schedule of `1 / --requests-per-second`: each request has an intended send time, a
+request that is late (because the previous answer was slow) is sent at once, and the intended
+time is recorded next to the actual one so that coordinated omission can be corrected.
+
+Per process, `ProcessContext` holds what users share: the image pool, the detectors, the SDK
+client (one per process, pool sized for the users), and the current ramp step, which the
+master (or the local shape) announces with the `edgeload_step` message.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+from locust import FastHttpUser, task
+
+from edgeload import clients
+from edgeload.images import ImagePool
+
+STEP_MESSAGE = "edgeload_step"
+REQUEST_NAME = "image-query"
+DISABLE_TLS_VARIABLE = "DISABLE_TLS_VERIFY"
+
+
+class SubmissionFailed(Exception):
+    """A failed image query as Locust's request event sees it (category: detail)."""
+
+
+@dataclass
+class RampState:
+    step: int | None = None
+    clients: int | None = None
+
+
+@dataclass
+class ProcessContext:
+    """What the users of one process share for one run."""
+
+    client_kind: str
+    requests_per_second: float
+    detectors: list[str]
+    images: ImagePool
+    url: str
+    target_kind: str
+    pool_size: int
+    ramp: RampState = field(default_factory=RampState)
+    _sdk: Any = None
+    _next_detector: Any = field(default_factory=itertools.count)
+
+    def next_detector(self, offset: int = 0) -> str:
+        return self.detectors[(next(self._next_detector) + offset) % len(self.detectors)]
+
+    @property
+    def token(self) -> str:
+        return api_token(self.target_kind)
+
+    def sdk(self) -> Any:
+        """The process's SDK client, made at first use."""
+        if self._sdk is None:
+            from edgeload.target import Target, make_sdk
+
+            target = Target(
+                kind=self.target_kind,
+                url=self.url,
+                token=self.token,
+                verify_tls=os.environ.get(DISABLE_TLS_VARIABLE, "0").strip() != "1",
+            )
+            self._sdk = make_sdk(target, pool_size=self.pool_size, retries=False)
+        return self._sdk
+
+
+def api_token(target_kind: str) -> str:
+    """The token for the endpoint: the simulator's demo token, or this machine's own."""
+    if target_kind == "simulated":
+        from edgeload.sim import DEMO_TOKEN
+
+        return DEMO_TOKEN
+    token = os.environ.get("GROUNDLIGHT_API_TOKEN", "").strip()
+    if not token:
+        raise RuntimeError("GROUNDLIGHT_API_TOKEN is not set on this load generator")
+    return token
+
+
+_contexts: dict[int, ProcessContext] = {}
+_ramp_states: dict[int, RampState] = {}
+
+
+def ramp_state(environment: Any) -> RampState:
+    """The ramp step of this process (kept across runs, updated by `set_step`)."""
+    return _ramp_states.setdefault(id(environment), RampState())
+
+
+def set_step(environment: Any, step: int, clients_count: int) -> None:
+    state = ramp_state(environment)
+    state.step, state.clients = step, clients_count
+
+
+def on_step_message(environment: Any = None, msg: Any = None, **_: Any) -> None:
+    """Worker side of the `edgeload_step` message."""
+    if environment is not None and msg is not None and isinstance(msg.data, dict):
+        set_step(environment, int(msg.data["step"]), int(msg.data["clients"]))
+
+
+def reset_context(environment: Any) -> None:
+    """Forget the process context; the next user builds it from the current options."""
+    old = _contexts.pop(id(environment), None)
+    if old is not None and old._sdk is not None:
+        try:
+            old._sdk.close()
+        except Exception:  # closing a client must never break a run
+            pass
+
+
+def process_context(environment: Any) -> ProcessContext:
+    """The context of this process for the current run, built from the run's options."""
+    context = _contexts.get(id(environment))
+    if context is None:
+        options = environment.parsed_options
+        detectors = list(getattr(options, "edgeload_detectors", None) or [])
+        if not detectors:
+            raise RuntimeError("no detectors were provisioned for this run")
+        context = ProcessContext(
+            client_kind=str(getattr(options, "client", "sdk")),
+            requests_per_second=float(options.requests_per_second),
+            detectors=detectors,
+            images=ImagePool(
+                str(options.detector_mode).upper(),
+                int(options.image_width),
+                int(options.image_height),
+            ),
+            url=environment.host,
+            target_kind=str(getattr(options, "edgeload_target_kind", "real")),
+            pool_size=max(1, int(getattr(options, "max_clients", 10))),
+            ramp=ramp_state(environment),
+        )
+        _contexts[id(environment)] = context
+    return context
+
+
+class EdgeQueryUser(FastHttpUser):
+    """A client of the edge endpoint: one paced image query after another."""
+
+    network_timeout = clients.REQUEST_TIMEOUT_S
+    connection_timeout = clients.REQUEST_TIMEOUT_S
+    max_retries = 0
+
+    def __init__(self, environment: Any) -> None:
+        # verify certificates unless the SDK's own switch says not to, like the SDK does
+        self.insecure = os.environ.get(DISABLE_TLS_VARIABLE, "0").strip() == "1"
+        super().__init__(environment)
+        self.shared = process_context(environment)
+        self.interval = 1.0 / self.shared.requests_per_second
+        offset = max(0, getattr(environment.runner, "worker_index", 0))
+        self.detector_id = self.shared.next_detector(offset)
+        self.use_sdk = self.shared.client_kind == "sdk"
+        self.gl = self.shared.sdk() if self.use_sdk else None
+        self.request = clients.EdgeRequest(self.detector_id, self.shared.token)
+        self.next_send = time.time()
+
+    def on_start(self) -> None:
+        # a random phase within one interval, so that a step's users do not fire in lockstep
+        phase = random.random() * self.interval
+        self.next_send = time.time() + phase
+        gevent.sleep(phase)
+
+    def wait_time(self) -> float:
+        self.next_send += self.interval
+        delay = self.next_send - time.time()
+        return delay if delay > 0 else 0.0
+
+    @task
+    def submit(self) -> None:
+        ramp = self.shared.ramp
+        context = {
+            "intended": self.next_send,
+            "detector": self.detector_id,
+            "step": ramp.step,
+            "clients": ramp.clients,
+        }
+        jpeg, _answer = self.shared.images.next()
+        if self.use_sdk:
+            self._submit_sdk(jpeg, context)
+        else:
+            self._submit_http(jpeg, context)
+
+    def _submit_sdk(self, jpeg: bytes, context: dict) -> None:
+        start, latency_ms, outcome = clients.timed(
+            clients.submit_sdk, self.gl, self.detector_id, jpeg
+        )
+        context["status"] = outcome.status
+        context["error"] = outcome.error
+        self.environment.events.request.fire(
+            request_type="POST",
+            name=REQUEST_NAME,
+            response_time=latency_ms,
+            response_length=0,
+            response=None,
+            context=context,
+            exception=None
+            if outcome.error is None
+            else SubmissionFailed(f"{outcome.error}: {outcome.detail}"),
+            start_time=start,
+            url=clients.IMAGE_QUERIES_PATH,
+        )
+
+    def _submit_http(self, jpeg: bytes, context: dict) -> None:
+        with self.client.post(
+            self.request.path,
+            data=jpeg,
+            headers=self.request.headers,
+            name=REQUEST_NAME,
+            context=context,
+            catch_response=True,
+        ) as response:
+            status = response.status_code or 0
+            error = getattr(response, "error", None)
+            if status == 0 and error is not None:
+                outcome = clients.classify_exception(error)
+            else:
+                outcome = clients.check_http_answer(status, response.content, self.detector_id)
+            sent = response.request_meta["context"]
+            sent["status"] = outcome.status
+            sent["error"] = outcome.error
+            if outcome.error is None:
+                response.success()
+            else:
+                response.failure(f"{outcome.error}: {outcome.detail}")

@@ -1,0 +1,16 @@
+"""The multiple-client throughput test: clients ramp up step by step against an edge endpoint.
+
+    uv run locust -f locustfiles/throughput.py --headless --detector-mode BINARY \\
+        --max-clients 10 --step-size 1 --time-between-ramp 30 --requests-per-second 10
+
+Without GROUNDLIGHT_ENDPOINT it measures an embedded simulated endpoint. Wiring only: the
+user, the shape and the run's glue live in edgeload/ and shapes/.
+"""
+
+from locust import events
+
+from edgeload import locust_support
+from edgeload.users import EdgeQueryUser  # noqa: F401  (Locust finds the user class here)
+from shapes.step_ramp import StepRampShape  # noqa: F401  (and the shape)
+
+locust_support.register(events)
