@@ -326,7 +326,7 @@ class FpsOptions:
     output_dir: Path = Path("load_tests")
     config_check_interval_s: float = 10.0
     provision_timeout_s: float = 1800.0
-    sim_profile: str = "gpu-1x"
+    sim_profile: str = "demo"
     time_scale: float = 1.0
 
     def as_inputs(self) -> dict[str, Any]:
@@ -430,7 +430,7 @@ def options_from_args(args: Any) -> FpsOptions:
         provision_timeout_s=parse_positive_float(
             "--provision-timeout", getattr(args, "provision_timeout", 1800)
         ),
-        sim_profile=str(getattr(args, "sim_profile", None) or "gpu-1x"),
+        sim_profile=str(getattr(args, "sim_profile", None) or "demo"),
         time_scale=parse_positive_float("--time-scale", getattr(args, "time_scale", 1)),
     )
 

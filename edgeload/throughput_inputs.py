@@ -71,7 +71,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("--output-dir", str, "load_tests", "folder that receives the run folders", False),
     Option(
-        "--sim-profile", str, "gpu-1x", "simulator profile (without GROUNDLIGHT_ENDPOINT)", False
+        "--sim-profile", str, "demo", "simulator profile (without GROUNDLIGHT_ENDPOINT)", False
     ),
     Option(
         "--sim-time-scale",
@@ -187,7 +187,7 @@ def validate_inputs(options: Any) -> Inputs:
         num_detectors=num_detectors,
         system_sample_interval_seconds=float(get("system_sample_interval_seconds")),
         output_dir=str(get("output_dir") or "load_tests"),
-        sim_profile=str(get("sim_profile") or "gpu-1x"),
+        sim_profile=str(get("sim_profile") or "demo"),
         sim_time_scale=float(get("sim_time_scale")),
         provision_timeout=float(get("provision_timeout")),
     )

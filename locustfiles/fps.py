@@ -77,7 +77,7 @@ def _add_options(parser, **_kwargs) -> None:
         "--config-check-interval", default="10", help="seconds between pipeline-config checks"
     )
     group.add_argument("--provision-timeout", default="1800", help="seconds")
-    group.add_argument("--sim-profile", default="gpu-1x", help="embedded simulator profile")
+    group.add_argument("--sim-profile", default="demo", help="embedded simulator profile")
     group.add_argument("--time-scale", default="1", help="embedded simulator time scale")
 
 

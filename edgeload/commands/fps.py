@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sim-profile",
-        default="gpu-1x",
+        default="demo",
         help="simulator profile when GROUNDLIGHT_ENDPOINT is not set (configs/profiles/)",
     )
     parser.add_argument(
