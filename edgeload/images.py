@@ -4,13 +4,23 @@ Two kinds, as in the original load tests:
     BINARY  a black or white canvas with a timestamp; the detector asks "Is the image background
             black?", so black is YES and white is NO.
     COUNT   circles of random colours on a canvas of another random colour; the answer is the
-            number of circles, and each circle has an ROI (normalised bounding box).
+            number of circles, and each circle has an ROI (normalised bounding box). Circles
+            never overlap or touch (a gap of ~2 % of the diagonal between them) and stand out
+            from the canvas, so the picture itself shows the answer: counting separate blobs
+            gives it.
 
 Encoding a 640x480 JPEG costs milliseconds, far too much per request. An `ImagePool` encodes a
 handful of variants once per process and makes every request's bytes unique by writing a
 per-process token and a counter into a JPEG comment (COM) segment placed right after the
 start-of-image marker: decoders ignore comments, so the picture (and its expected answer) is
 unchanged, while the bytes, and so any hash- or byte-keyed cache, differ on every request.
+
+The same comment states the image's truth first, `edgeload:count=3;label=NO;clarity=0.412;`
+then `<token>:<counter>` (`;`-separated key=value fields after `edgeload:`; parts without `=`
+are not fields). The simulated endpoint answers from these fields without decoding the image
+(`edgeload.sim.answers`); a real endpoint ignores the comment. `clarity` is how far the
+picture's mean level is from mid-grey (|mean - 128| / 64, at most 1), as the simulator measures
+it from pixels, so both ways give the same answer and confidence.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ import struct
 from dataclasses import dataclass
 from datetime import datetime
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageStat
 
 MODES = ("BINARY", "COUNT")
 BINARY_QUERY = "Is the image background black?"
@@ -33,6 +43,13 @@ COUNT_MAX = 10
 
 _SOI = b"\xff\xd8"
 _COM = b"\xff\xfe"
+TRUTH_PREFIX = b"edgeload:"
+# COUNT circles: the gap between two circles' edges, as a fraction of the image diagonal (at a
+# quarter of the size, as the simulator looks, still a few pixels: blobs stay apart), and the
+# least summed |RGB difference| of a circle's colour from the canvas
+_CIRCLE_GAP = 0.02
+_MIN_COLOUR_DISTANCE = 240
+_PLACEMENT_TRIES = 300
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,14 @@ class SyntheticImage:
     rois: tuple[RegionOfInterest, ...] = ()
     width: int = 0
     height: int = 0
+    # the comment text that states the truth (see the module docstring), without the per-request
+    # token; empty for an image made elsewhere
+    truth: bytes = b""
+
+    @property
+    def jpeg_with_truth(self) -> bytes:
+        """The JPEG with its truth comment (the same picture)."""
+        return with_comment(self.jpeg, self.truth) if self.truth else self.jpeg
 
 
 def _encode_jpeg(image: Image.Image, quality: int = 90) -> bytes:
@@ -79,11 +104,65 @@ def make_binary_image(
     image = Image.new("RGB", (width, height), background)
     stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     ImageDraw.Draw(image).text((width // 12, height // 5), stamp, fill=ink, font=_font(height))
-    return SyntheticImage(_encode_jpeg(image), "YES" if black else "NO", (), width, height)
+    answer = "YES" if black else "NO"
+    truth = truth_comment(label=answer, clarity=_clarity(image))
+    return SyntheticImage(_encode_jpeg(image), answer, (), width, height, truth)
+
+
+def _clarity(image: Image.Image) -> float:
+    """How far the mean level of all channels is from mid-grey: |mean - 128| / 64, at most 1."""
+    mean = sum(ImageStat.Stat(image).mean) / len(image.getbands())
+    return min(1.0, abs(mean - 128.0) / 64.0)
+
+
+def _mean_label(image: Image.Image) -> str:
+    """YES for a dark picture (mean level < 128): what the BINARY question asks of a canvas."""
+    return "YES" if sum(ImageStat.Stat(image).mean) / len(image.getbands()) < 128.0 else "NO"
+
+
+def truth_comment(
+    *, label: str | None = None, count: int | None = None, clarity: float | None = None
+) -> bytes:
+    """The comment text stating an image's truth: `edgeload:count=3;label=NO;clarity=0.412`."""
+    parts = []
+    if count is not None:
+        parts.append(b"count=%d" % count)
+    if label is not None:
+        parts.append(b"label=" + label.encode())
+    if clarity is not None:
+        parts.append(b"clarity=%.3f" % clarity)
+    return TRUTH_PREFIX + b";".join(parts)
 
 
 def _random_colour(rng: random.Random) -> tuple[int, int, int]:
     return (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+
+
+def _distinct_colour(rng: random.Random, canvas: tuple[int, int, int]) -> tuple[int, int, int]:
+    """A random colour that stands out from the canvas (summed |RGB difference| >= 240)."""
+    while True:
+        colour = _random_colour(rng)
+        if sum(abs(a - b) for a, b in zip(colour, canvas, strict=True)) >= _MIN_COLOUR_DISTANCE:
+            return colour
+
+
+def _place_circles(
+    width: int, height: int, count: int, rng: random.Random, r_min: int, r_max: int, gap: float
+) -> list[tuple[int, int, int]]:
+    """Up to `count` circles (cx, cy, r) inside the image, each at least `gap` from the others;
+    fewer only where no room is found (tiny images)."""
+    placed: list[tuple[int, int, int]] = []
+    for _ in range(count):
+        for _ in range(_PLACEMENT_TRIES):
+            r = rng.randint(r_min, r_max)
+            cx = rng.randint(r, width - r)
+            cy = rng.randint(r, height - r)
+            if all(math.hypot(cx - x, cy - y) >= r + q + gap for x, y, q in placed):
+                placed.append((cx, cy, r))
+                break
+        else:
+            return placed
+    return placed
 
 
 def make_count_image(
@@ -95,25 +174,32 @@ def make_count_image(
     max_count: int = COUNT_MAX,
     class_name: str = COUNT_CLASS_NAME,
 ) -> SyntheticImage:
-    """`count` filled circles (random if None) on a coloured canvas, with one ROI per circle."""
-    if count is None:
-        count = rng.randint(0, max_count)
+    """`count` filled circles (random if None) on a coloured canvas, with one ROI per circle.
+
+    Circles do not overlap: each is at least ~2 % of the diagonal from the others. Where an
+    image is too small for that many (a few pixels across), a random count is cut to what fits,
+    and an explicit `count` is a ValueError."""
+    wanted = rng.randint(0, max_count) if count is None else count
+    if wanted < 0:
+        raise ValueError(f"a count image needs a count >= 0, got {wanted}")
     diagonal = math.hypot(width, height)
+    gap = max(1.0, diagonal * _CIRCLE_GAP)
     # circles scale with the image; never wider than the image itself
     r_min = max(1, min(int(diagonal * 0.05), min(width, height) // 2))
     r_max = max(r_min, min(int(diagonal * 0.07), min(width, height) // 2))
     canvas = _random_colour(rng)
+    circles = _place_circles(width, height, wanted, rng, r_min, r_max, gap)
+    while len(circles) < wanted and r_max > 1:  # crowded: smaller circles
+        r_max = max(1, int(r_max * 0.8))
+        r_min = max(1, min(r_min, int(r_min * 0.8)))
+        circles = _place_circles(width, height, wanted, rng, r_min, r_max, gap)
+    if len(circles) < wanted and count is not None:
+        raise ValueError(f"{count} separate circles do not fit in a {width}x{height} image")
     image = Image.new("RGB", (width, height), canvas)
     draw = ImageDraw.Draw(image)
     rois = []
-    for _ in range(count):
-        r = rng.randint(r_min, r_max)
-        cx = rng.randint(r, width - r)
-        cy = rng.randint(r, height - r)
-        colour = _random_colour(rng)
-        while colour == canvas:
-            colour = _random_colour(rng)
-        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
+    for cx, cy, r in circles:
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=_distinct_colour(rng, canvas))
         rois.append(
             RegionOfInterest(
                 class_name,
@@ -121,7 +207,9 @@ def make_count_image(
                 ((cx + r) / width, (cy + r) / height),
             )
         )
-    return SyntheticImage(_encode_jpeg(image), count, tuple(rois), width, height)
+    n = len(circles)
+    truth = truth_comment(count=n, label=_mean_label(image), clarity=_clarity(image))
+    return SyntheticImage(_encode_jpeg(image), n, tuple(rois), width, height, truth)
 
 
 def make_image(mode: str, width: int, height: int, rng: random.Random) -> SyntheticImage:
@@ -169,13 +257,14 @@ class ImagePool:
         self.height = height
         # random per pool (not from `seed`), so that two processes never send the same bytes
         self.token = os.urandom(4).hex()
-        prefix = b"edgeload:" + self.token.encode() + b":"
         self._variants: list[_Variant] = []
         for i in range(max(1, variants)):
             if mode == "BINARY":  # alternate, so both answers are always in the pool
                 image = make_binary_image(width, height, rng, black=(i % 2 == 0))
             else:
                 image = make_count_image(width, height, rng)
+            # the truth first, then the per-request part: `edgeload:count=3;...;<token>:<n>`
+            prefix = (image.truth or TRUTH_PREFIX) + b";" + self.token.encode() + b":"
             comment_len = len(prefix) + 12
             head = _SOI + _COM + struct.pack(">H", comment_len + 2) + prefix
             self._variants.append(_Variant(head, image.jpeg[2:], image))

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,21 @@ MIN_ACCURACY = 0.6
 # labels per further round when a detector has enough labels but too low an accuracy
 EXTRA_LABELS = 30
 MAX_PRIMING_ROUNDS = 5
+# labelled images in flight at once while priming: each is two round trips (submit, label) of a
+# few hundred ms to the cloud, so one at a time makes 30 labels take 15 s or more. Never more
+# than the SDK's connection pool holds (beyond it, urllib3 opens and drops extra connections).
+PRIMING_CONCURRENCY = 10
+# Waits poll fast at first and back off to `poll_s` (2 s by default: what a real endpoint and
+# the cloud are polled at): the pause before the next poll is a fifth of the time waited so
+# far (at least FIRST_POLL_S), so the end of a wait is seen within ~20 % of its length. A fast
+# endpoint (the demo simulator trains and starts pods in seconds) is ready within a second or
+# two; a real one that takes minutes sees 2 s polls after the first 10 s.
+FIRST_POLL_S = 0.2
+POLL_FRACTION = 0.2
+# While the status page says a detector's edge inference is `initializing`, the image queries
+# (each escalated to the cloud until the pod is ready) are sent this rarely; the status page is
+# what is polled meanwhile.
+ASK_WHILE_INITIALIZING_S = 10.0
 METRICS_PATH = "/status/metrics.json"
 
 Progress = Callable[[str], None]
@@ -286,18 +303,84 @@ def prime_detector(
     *,
     start_index: int = 0,
     deadline: float | None = None,
+    concurrency: int = PRIMING_CONCURRENCY,
 ) -> int:
     """Submit `count` labelled images to the cloud (asynchronously) and label each with its
-    right answer; returns the number labelled (fewer if the `time.monotonic()` deadline
-    passes first)."""
-    for i in range(count):
-        if deadline is not None and time.monotonic() >= deadline:
-            return i
+    right answer, up to `concurrency` images at once; returns the number labelled (fewer if the
+    `time.monotonic()` deadline passes first). The first error stops it and propagates."""
+    if count <= 0:
+        return 0
+    lock = threading.Lock()
+    state = {"next": 0, "done": 0, "error": None}
+
+    def one(i: int) -> None:
         data, answer, *rest = images(start_index + i)
         rois = _sdk_rois(rest[0]) if rest else None
         image_query = gl.ask_async(detector_id, data, human_review="NEVER")
         gl.add_label(image_query, answer, rois=rois)
-    return count
+
+    def worker() -> None:
+        while True:
+            with lock:
+                i = state["next"]
+                if i >= count or state["error"] is not None:
+                    return
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+                state["next"] = i + 1
+            try:
+                one(i)
+            except Exception as exc:  # handed to the caller below
+                with lock:
+                    state["error"] = state["error"] or exc
+                return
+            with lock:
+                state["done"] += 1
+
+    workers = max(1, min(concurrency, count, _connection_pool_size(gl)))
+    if workers == 1:
+        worker()
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="edgeload-priming") as pool:
+            futures = [pool.submit(worker) for _ in range(workers)]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:  # Ctrl-C, SIGTERM: start no more images, then go
+                with lock:
+                    state["next"] = count
+                raise
+    if state["error"] is not None:
+        raise state["error"]
+    return state["done"]
+
+
+def _connection_pool_size(gl: Any) -> int:
+    """How many connections the SDK client keeps per host (large if unknown)."""
+    try:
+        kw = gl.api_client.rest_client.pool_manager.connection_pool_kw
+        return max(1, int(kw.get("maxsize", 1)))
+    except (AttributeError, TypeError, ValueError):
+        return PRIMING_CONCURRENCY
+
+
+class _Backoff:
+    """Pauses between the polls of one wait (see POLL_FRACTION)."""
+
+    def __init__(self, poll_s: float) -> None:
+        self.poll_s = poll_s
+        self.reset()
+
+    def reset(self) -> None:
+        """A new wait starts."""
+        self.started = time.monotonic()
+
+    def pause_s(self) -> float:
+        waited = time.monotonic() - self.started
+        return min(self.poll_s, max(FIRST_POLL_S, waited * POLL_FRACTION))
+
+    def sleep(self, deadline: float) -> None:
+        time.sleep(min(self.pause_s(), max(deadline - time.monotonic(), 0.0)))
 
 
 def _train(
@@ -321,6 +404,7 @@ def _train(
     pending = set(added)
     deadline = time.monotonic() + timeout_s
     next_progress = time.monotonic() + progress_every_s
+    backoff = _Backoff(poll_s)
     while True:
         for det_id in sorted(pending):
             have, acc, stamp = evaluation_of(gl, det_id)
@@ -343,12 +427,18 @@ def _train(
                 f"adding {count} labelled images"
             )
             stamp_at_round[det_id] = stamp
+            started = time.monotonic()
             done = prime_detector(
                 gl, det_id, images, count, start_index=added[det_id], deadline=deadline
+            )
+            progress(
+                f"detector {det_id}: labelled {done} images in {time.monotonic() - started:.1f} s; "
+                "waiting for training"
             )
             added[det_id] += done
             labels[det_id] = have + done
             rounds[det_id] += 1
+            backoff.reset()  # a new wait for training starts
         if not pending:
             return
         now = time.monotonic()
@@ -369,7 +459,7 @@ def _train(
                     f"projected accuracy {_fmt(accuracy.get(det_id))} (needs >= {MIN_LABELS} "
                     f"labels and > {MIN_ACCURACY}); {deadline - now:.0f} s left"
                 )
-        time.sleep(min(poll_s, max(deadline - now, 0.0)))
+        backoff.sleep(deadline)
 
 
 def _fmt(value: float | None) -> str:
@@ -392,18 +482,38 @@ def _wait_for_edge(
     progress: Progress,
 ) -> dict[str, str | None]:
     """Submit image queries until each detector gets an edge answer and the edge runs the
-    cloud's current pipeline config (when both are known). Returns detector id -> config."""
+    cloud's current pipeline config (when both are known). Returns detector id -> config.
+
+    While the status page says a detector's edge inference is still `initializing`, the image
+    query (which the edge escalates to the cloud until its pod is ready) is sent only every
+    ASK_WHILE_INITIALIZING_S: the status page is what is polled in between."""
     status = target if target is not None else status_target_of(gl)
     pending = {d.id for d in detectors}
     state: dict[str, str] = {}  # what each detector waits for, for the progress line
     configs: dict[str, str | None] = {}
     deadline = time.monotonic() + timeout_s
     next_progress = time.monotonic() + progress_every_s
+    backoff = _Backoff(poll_s)
+    asked_at: dict[str, float] = {}
     attempt = 0
     while True:
         expected = {d: cloud_pipeline_config(gl, d) for d in pending}
-        edge_configs = _edge_pipeline_configs(status)
+        edge_details = _edge_detector_details(status)
+        edge_configs = {
+            det_id: info["pipeline_config"]
+            for det_id, info in edge_details.items()
+            if isinstance(info.get("pipeline_config"), str)
+        }
         for det_id in sorted(pending):
+            if (
+                edge_details.get(det_id, {}).get("status") == "initializing"
+                and det_id in asked_at
+                and time.monotonic() - asked_at[det_id] < ASK_WHILE_INITIALIZING_S
+            ):
+                answered = state.get(det_id, "no answer yet").split("; ")[0]
+                state[det_id] = f"{answered}; the status page says initializing"
+                continue
+            asked_at[det_id] = time.monotonic()
             data = images(10_000 + attempt)[0]
             attempt += 1
             try:
@@ -442,7 +552,7 @@ def _wait_for_edge(
                     f"waiting for the edge to serve {det_id}: {state.get(det_id, 'asking')}; "
                     f"{deadline - now:.0f} s left"
                 )
-        time.sleep(min(poll_s, max(deadline - now, 0.0)))
+        backoff.sleep(deadline)
 
 
 def answered_from_edge(image_query: Any) -> bool:
@@ -504,16 +614,13 @@ def detector_details(metrics: dict) -> dict:
     return details if isinstance(details, dict) else {}
 
 
-def _edge_pipeline_configs(target: Any) -> dict[str, str]:
+def _edge_detector_details(target: Any) -> dict[str, dict]:
+    """detector id -> details from the status page; {} where it cannot be read."""
     try:
         details = detector_details(fetch_metrics(target))
     except Exception:  # not every endpoint publishes it; the edge answer is what counts then
         return {}
-    return {
-        det_id: info["pipeline_config"]
-        for det_id, info in details.items()
-        if isinstance(info, dict) and isinstance(info.get("pipeline_config"), str)
-    }
+    return {det_id: info for det_id, info in details.items() if isinstance(info, dict)}
 
 
 def fetch_pipeline_config(target: Any, detector_id: str) -> str | None:

@@ -82,3 +82,55 @@ def test_comment_segment_is_valid_jpeg_structure():
 def test_pool_refuses_bad_mode_or_size(mode, w, h):
     with pytest.raises(ValueError):
         ImagePool(mode, w, h)
+
+
+def test_count_circles_never_overlap_so_counting_blobs_gives_the_answer():
+    from edgeload.sim.answers import image_truth
+
+    pool = ImagePool("COUNT", 640, 480, variants=50, seed=11)
+    answers = [image.answer for image in pool.images]
+    assert len(set(answers)) > 5  # a spread of counts, 0..COUNT_MAX
+    for image in pool.images:
+        boxes = [(roi.top_left, roi.bottom_right) for roi in image.rois]
+        circles = [
+            ((x0 + x1) / 2 * 640, (y0 + y1) / 2 * 480, (x1 - x0) / 2 * 640)
+            for (x0, y0), (x1, y1) in boxes
+        ]
+        for i, (ax, ay, ar) in enumerate(circles):
+            for bx, by, br in circles[:i]:
+                assert ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 > ar + br  # apart, not touching
+    # the simulator, decoding the plain JPEG (no truth comment), counts what images.py drew
+    decoded = [image_truth(image.jpeg).count for image in pool.images]
+    assert decoded == answers
+    # and with the per-request comment it reads the same count without decoding
+    sent = [pool.next() for _ in range(50)]
+    assert [image_truth(jpeg).count for jpeg, _ in sent] == [answer for _, answer in sent]
+    assert [answer for _, answer in sent] == answers
+
+
+def test_the_per_request_comment_states_the_truth_then_the_unique_part():
+    from edgeload.sim.answers import image_truth
+
+    pool = ImagePool("BINARY", 64, 48, variants=2, seed=3)
+    (yes, yes_answer), (no, no_answer) = pool.next(), pool.next()
+    assert (yes_answer, no_answer) == ("YES", "NO")
+    assert yes.startswith(b"\xff\xd8\xff\xfe")
+    length = int.from_bytes(yes[4:6], "big")
+    comment = yes[6 : 4 + length]
+    assert comment.startswith(b"edgeload:label=YES;clarity=")
+    assert comment.endswith(b";" + pool.token.encode() + b":000000000000")
+    assert image_truth(yes).label == "YES" and image_truth(no).label == "NO"
+    assert image_truth(yes).clarity > 0.9  # a black canvas is clearly dark
+
+    count = make_count_image(160, 120, random.Random(4), count=3)
+    assert count.truth.startswith(b"edgeload:count=3;label=")
+    assert image_truth(count.jpeg_with_truth).count == 3
+    assert pixels(count.jpeg_with_truth).tolist() == pixels(count.jpeg).tolist()
+
+
+def test_count_images_too_small_for_their_circles():
+    with pytest.raises(ValueError, match="do not fit"):
+        make_count_image(8, 8, random.Random(0), count=10)
+    for seed in range(20):  # a random count is cut to what fits, and says so in its answer
+        image = make_count_image(8, 8, random.Random(seed))
+        assert image.answer == len(image.rois) <= 10

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 
 import pytest
 
+from edgeload import provisioning
 from edgeload.errors import RunFailed, UsageError
 from edgeload.provisioning import (
     MIN_LABELS,
@@ -16,6 +19,7 @@ from edgeload.provisioning import (
     endpoint_images,
     fetch_endpoint_images,
     fetch_pipeline_config,
+    prime_detector,
     provision_detector,
     provision_detectors,
     synthetic_labelled_images,
@@ -161,7 +165,25 @@ def test_an_edge_that_never_serves_times_out_naming_what_it_waits_for():
         message = str(info.value)
         assert "the edge did not serve the detectors within 1 s" in message
         assert "answers come from the cloud" in message
+        assert "the status page says initializing" in message
         assert any("waiting for the edge to serve" in line for line in lines)
+
+        # while the status page says initializing, the status page is polled, not the edge:
+        # image queries (each escalated to the cloud) go out once per ASK_WHILE_INITIALIZING_S
+        asked: list[float] = []
+        submit = gl.submit_image_query
+
+        def counting_submit(*args, **kwargs):
+            asked.append(time.monotonic())
+            return submit(*args, **kwargs)
+
+        gl.submit_image_query = counting_submit
+        with pytest.raises(RunFailed):
+            provision_detector(
+                gl, mode="BINARY", image_size=(8, 8), timeout_s=1.5, progress=lines.append,
+                target=sim_target(stuck), **FAST,
+            )  # fmt: skip
+        assert len(asked) == 1  # 1.5 s < ASK_WHILE_INITIALIZING_S
 
 
 def test_low_projected_accuracy_gets_more_labels_then_fails_clearly():
@@ -214,3 +236,77 @@ def test_priming_images_carry_their_answers():
     for i in range(5):
         _, answer, rois = count(i)
         assert isinstance(answer, int) and len(rois) == answer
+
+
+class FakeCloud:
+    """ask_async/add_label that take a while, counting how many run at once."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.lock = threading.Lock()
+        self.running = self.peak = 0
+        self.labels: list[tuple[bytes, object]] = []
+        self.fail_at = fail_at
+        self.asked = 0
+
+    def ask_async(self, detector_id, data, human_review):
+        with self.lock:
+            self.asked += 1
+            number = self.asked
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        time.sleep(0.02)  # a round trip (gevent-patched: other greenlets run meanwhile)
+        with self.lock:
+            self.running -= 1
+        if number == self.fail_at:
+            raise ConnectionError("endpoint went away")
+        return data
+
+    def add_label(self, image_query, answer, rois=None):
+        with self.lock:
+            self.labels.append((image_query, answer))
+
+
+def numbered_images(index: int) -> tuple[bytes, str]:
+    return b"image-%d" % index, "YES" if index % 2 else "NO"
+
+
+def test_priming_submits_labelled_images_concurrently_each_once():
+    cloud = FakeCloud()
+    started = time.monotonic()
+    done = prime_detector(cloud, "det_x", numbered_images, 30, start_index=5, concurrency=10)
+    elapsed = time.monotonic() - started
+    assert done == 30
+    assert sorted(cloud.labels) == sorted(numbered_images(i) for i in range(5, 35))
+    assert cloud.peak == 10
+    assert elapsed < 30 * 0.02 / 2  # far from one at a time (0.6 s)
+
+    one_at_a_time = FakeCloud()
+    assert prime_detector(one_at_a_time, "det_x", numbered_images, 4, concurrency=1) == 4
+    assert one_at_a_time.peak == 1
+
+
+def test_priming_stops_at_the_deadline_and_at_the_first_error():
+    cloud = FakeCloud()
+    assert prime_detector(cloud, "det_x", numbered_images, 30, deadline=time.monotonic()) == 0
+    assert cloud.asked == 0
+
+    failing = FakeCloud(fail_at=3)
+    with pytest.raises(ConnectionError, match="endpoint went away"):
+        prime_detector(failing, "det_x", numbered_images, 30, concurrency=4)
+    assert failing.asked < 30  # no new images after the error
+
+
+def test_waits_poll_fast_first_then_back_off_to_the_poll_period(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(provisioning.time, "monotonic", lambda: now[0])
+    backoff = provisioning._Backoff(2.0)
+    pauses = []
+    for waited in (0.0, 0.5, 2.0, 5.0, 10.0, 60.0):
+        now[0] = 100.0 + waited
+        pauses.append(backoff.pause_s())
+    assert pauses[0] == provisioning.FIRST_POLL_S
+    assert pauses == sorted(pauses) and pauses[-1] == 2.0 and pauses[-2] == 2.0
+    assert pauses[3] == pytest.approx(5.0 * provisioning.POLL_FRACTION)
+    backoff.reset()
+    assert backoff.pause_s() == provisioning.FIRST_POLL_S
+    assert provisioning._Backoff(0.05).pause_s() == 0.05  # never slower than poll_s

@@ -406,13 +406,115 @@ def test_resources_json_shape_and_figures() -> None:
     assert det["detector_id"] == DET[0]
     assert set(det["gpu"]) == {"vram_bytes", "compute_utilization_pct", "memory_bandwidth_pct"}
     assert det["ram_bytes"]["total"] == det["ram_bytes"]["primary"] + det["ram_bytes"]["oodd"]
-    # two busy workers on a two-worker pod: that pod's GPU is fully busy
-    assert det["gpu"]["compute_utilization_pct"]["primary"] > 40
+    # two busy workers on a two-worker pod: the detector is at its capacity knee, all of its
+    # GPU time in use: the primary's share on one GPU, the OODD's on the other (spread)
+    on_gpu = {p.role: p.gpu for p in inference_pods(box, DET[0])}
+    assert on_gpu["primary"] != on_gpu["oodd"]
+    compute = {d["index"]: d["compute_utilization_pct"] for d in gpu["devices"]}
+    share = status.OODD_COMPUTE_SHARE
+    assert compute[on_gpu["primary"]] == pytest.approx(100 * (1 - share), abs=0.2)
+    assert compute[on_gpu["oodd"]] == pytest.approx(100 * share, abs=0.2)
+    assert gpu["compute_utilization_pct"]["total"] == pytest.approx(50, abs=0.2)  # of 2 GPUs
+    det_compute = det["gpu"]["compute_utilization_pct"]  # as a part of the box's 2 GPUs
+    assert det_compute["total"] == pytest.approx(50, abs=0.2)
+    assert det_compute["primary"] == pytest.approx(50 * (1 - share), abs=0.2)
     assert system["cpu_utilization_pct"]["detectors"] > 0
     for s in slots:
         box.release(s)
     run(box, clock, 10)
     assert status.resources_json(box)["system"]["gpu"]["compute_utilization_pct"]["total"] == 0
+
+
+def _offered_load(box: EdgeBox, clock: ManualClock, det: str, rps: float, seconds: float) -> None:
+    """Requests arriving every 1/rps (simulated) seconds, each holding a worker slot for its
+    service time; those that find no free slot wait (in arrival order) for one."""
+    step = 0.001
+    next_arrival = clock.now()
+    waiting = 0
+    held: list[tuple[float, Slot]] = []
+    end = clock.now() + seconds
+    while clock.now() < end:
+        clock.advance(step)
+        now = clock.now()
+        for item in [h for h in held if h[0] <= now]:
+            held.remove(item)
+            box.release(item[1])
+        while next_arrival <= now:
+            next_arrival += 1.0 / rps
+            waiting += 1
+        while waiting:
+            slot = box.try_acquire(det, 640 * 480)
+            if not isinstance(slot, Slot):
+                break
+            waiting -= 1
+            held.append((now + slot.service_s, slot))
+        box.tick()
+    for _, slot in held:  # measured; the next load starts from idle workers
+        box.release(slot)
+
+
+def _gpu_compute(box: EdgeBox) -> list[float]:
+    from edgeload.sim import status
+
+    devices = status.resources_json(box)["system"]["gpu"]["devices"]
+    return [d["compute_utilization_pct"] for d in devices]
+
+
+def test_gpu_compute_follows_the_capacity_knee_of_one_detector() -> None:
+    box, clock, _ = make_box("gpu-1x")
+    box.register_detector(DET[0], "BINARY")
+    run(box, clock, 90)
+    capacity = capacity_rps(box.profile, 640 * 480)  # 2 workers / 27.2 ms ~ 73.5 requests/s
+    assert 70 < capacity < 77
+    figures = {}
+    for rps in (20, 40, 60, capacity * 1.2):
+        _offered_load(box, clock, DET[0], rps, 6.0)
+        (figures[rps],) = _gpu_compute(box)
+    # busy worker-seconds over (workers x window): rps x 27.2 ms / 2 workers, within jitter
+    for rps in (20, 40, 60):
+        assert figures[rps] == pytest.approx(100 * rps / capacity, abs=4)
+    assert figures[capacity * 1.2] > 97  # past the knee: all workers always busy
+    # the answer to the old double count: 40 requests/s is about half of the GPU, not all of it
+    assert 50 < figures[40] < 60
+
+
+def test_detectors_sharing_a_gpu_combine_as_independent_busy_fractions() -> None:
+    from edgeload.sim import status
+
+    box, clock, _ = make_box("gpu-1x")
+    for det in DET[:2]:
+        box.register_detector(det, "BINARY")
+    run(box, clock, 200)  # the updater rolls out one detector at a time
+    assert all(box.readiness(det) for det in DET[:2])
+    # one of each detector's two workers busy all the time: each detector half-busy
+    slots = [box.try_acquire(det, 1) for det in DET[:2]]
+    run(box, clock, 6)
+    (device,) = _gpu_compute(box)
+    assert device == pytest.approx(100 * (1 - 0.5 * 0.5), abs=0.2)  # 75 %, not 100 %
+    doc = status.resources_json(box)
+    for det in doc["detectors"]:
+        assert det["gpu"]["compute_utilization_pct"]["total"] == pytest.approx(50, abs=0.2)
+    # all workers of both busy: the GPU is saturated
+    slots += [box.try_acquire(det, 1) for det in DET[:2]]
+    run(box, clock, 6)
+    assert _gpu_compute(box) == [pytest.approx(100, abs=0.2)]
+    for slot in slots:
+        box.release(slot)
+
+
+def test_minimal_image_puts_all_gpu_time_on_the_primary() -> None:
+    from edgeload.sim import status
+
+    box, clock, _ = make_box("gpu-1x", **{"pods.minimal_image": True})
+    box.register_detector(DET[0], "BINARY")
+    run(box, clock, 90)
+    slots = [box.try_acquire(DET[0], 1) for _ in range(2)]
+    run(box, clock, 6)
+    (det,) = status.resources_json(box)["detectors"]
+    compute = det["gpu"]["compute_utilization_pct"]
+    assert compute["primary"] == pytest.approx(100, abs=0.2) and compute["oodd"] == 0
+    for slot in slots:
+        box.release(slot)
 
 
 def test_k8s_json_parses_with_the_official_client() -> None:

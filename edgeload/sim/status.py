@@ -2,6 +2,17 @@
 
 All pure functions of an `EdgeBox`; figures come from the simulated state (memory of running
 containers, busy inference workers and edge-app requests averaged over the last seconds).
+
+GPU compute utilization is a capacity measure, consistent with the service model: a detector
+whose inference workers are all busy (its capacity knee, e.g. 2 workers / 27.2 ms ~ 73
+requests/s on gpu-1x) uses all of its GPU's compute, so 100 %. Each request's service time
+covers both of the detector's models, so its GPU time is counted once and split between the
+primary and OODD pods (OODD_COMPUTE_SHARE), each on the GPU it was scheduled on; a pod's
+figure is its share x (average busy workers / workers). Detectors sharing a GPU take turns on
+it (the sharing factor already stretches their service times), so a device's figure combines
+its detectors' busy fractions as independent: 1 - prod(1 - busy), reaching 100 % only when
+every detector there is saturated. (NVML's own `utilization.gpu` counts any running kernel as
+busy; this is the occupancy a load test wants to compare with throughput.)
 """
 
 from __future__ import annotations
@@ -25,6 +36,14 @@ POD_CPU_CORES_PER_BUSY_WORKER = 0.35
 EDGE_APP_CPU_CORES_PER_BUSY_REQUEST = 0.5
 IDLE_OTHER_CPU_PCT = 2.0
 MEMORY_BANDWIDTH_PER_COMPUTE = 0.6  # memory-bandwidth % per compute %
+OODD_COMPUTE_SHARE = 0.3  # of a request's GPU time, the OODD model's part (the rest: primary)
+
+
+def compute_share(role: str, minimal_image: bool) -> float:
+    """The part of a request's GPU time spent by a pod of this role."""
+    if minimal_image:  # only a primary pod: it does all of the work
+        return 1.0 if role == "primary" else 0.0
+    return OODD_COMPUTE_SHARE if role == "oodd" else 1.0 - OODD_COMPUTE_SHARE
 
 
 def _r(x: float) -> float:
@@ -39,17 +58,22 @@ def resources_json(box: EdgeBox) -> dict[str, Any]:
     unified = profile.box.unified_memory
 
     per_det: dict[str, dict[str, dict[str, float]]] = {}
-    gpu_compute = [0.0] * len(profile.box.gpus)
+    # (GPU, detector) -> the detector's busy fraction of that GPU (0..1)
+    busy_on_gpu: dict[tuple[int, str], float] = {}
     totals = {"cpu_det": 0.0, "cpu_loading": 0.0, "ram_det": 0, "ram_loading": 0}
     vram_det = vram_loading = 0
+    minimal = profile.pods.minimal_image
     for pod in box.pods.values():
         busy = avg_busy.get(pod.name, 0.0)
         cpu_pct = 100.0 * busy * POD_CPU_CORES_PER_BUSY_WORKER / cores
-        compute_pct = min(100.0, 100.0 * busy / max(1, pod.workers))
+        # an OODD pod serves the requests of every primary worker: at most all of its share
+        busy_fraction = min(1.0, busy / max(1, pod.workers))
+        compute_pct = 100.0 * compute_share(pod.role, minimal) * busy_fraction
         ram = (pod.ram_bytes + (pod.vram_bytes if unified else 0)) if pod.running else 0
         vram = pod.vram_bytes if pod.running else 0
         if pod.gpu is not None:
-            gpu_compute[pod.gpu] += compute_pct
+            key = (pod.gpu, pod.detector_id)
+            busy_on_gpu[key] = min(1.0, busy_on_gpu.get(key, 0.0) + compute_pct / 100.0)
         loading = pod.running and not pod.ready
         if loading:
             totals["cpu_loading"] += cpu_pct
@@ -79,10 +103,13 @@ def resources_json(box: EdgeBox) -> dict[str, Any]:
     ram_other = profile.box.reserved_ram_bytes
     ram_used = ram_other + ram_edge + totals["ram_det"] + totals["ram_loading"]
 
+    idle = [1.0] * len(profile.box.gpus)  # per GPU: the chance that no detector is busy on it
+    for (gpu_index, _), fraction in busy_on_gpu.items():
+        idle[gpu_index] *= 1.0 - fraction
     devices = []
     for i, gpu in enumerate(profile.box.gpus):
         used = box.gpu_vram_used(i)
-        compute = min(100.0, gpu_compute[i])
+        compute = 100.0 * (1.0 - idle[i])
         devices.append(
             {
                 "index": i,
