@@ -1,6 +1,6 @@
 """Benchmark: `edgeload report` on a synthetic log of 1,000,000 requests over 10 ramp steps.
 
-    uv run python bench/report_speed.py [--requests N] [--keep]
+    uv run python bench/report_speed.py [--requests N] [--keep] [--json PATH]
 
 Writes the log as the sink does (header, step records, column batches of 1,000 requests,
 endpoint and generator utilization samples every 5 s, end record) into a temporary run folder,
@@ -26,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _figures import add_json_option, figure, write_figures  # noqa: E402
 
 TARGET_WALL_S = 3.0
 TARGET_RSS_MB = 300.0
@@ -195,6 +198,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")
     parser.add_argument("--keep", action="store_true", help="keep the run folder and print it")
+    add_json_option(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="edgeload-report-bench-") as tmp:
         run_dir = Path(tmp)
@@ -243,6 +247,35 @@ def main() -> int:
         print(
             f"(machine: {os.cpu_count()} CPUs, 1-minute load average {load_before:.2f} before "
             "the runs; other processes' load slows every figure)"
+        )
+        write_figures(
+            args.json,
+            "report_speed",
+            [
+                figure(
+                    f"report wall time, {args.requests:,} requests (best of {args.repeat})",
+                    best[0],
+                    "s",
+                    f"< {TARGET_WALL_S:g}",
+                    best[0] < TARGET_WALL_S,
+                ),
+                figure(
+                    "report peak RSS, largest process",
+                    largest_mb,
+                    "MB",
+                    f"< {TARGET_RSS_MB:g}",
+                    largest_mb < TARGET_RSS_MB,
+                ),
+                figure(
+                    "report peak RSS, report + plot child summed",
+                    sum_mb,
+                    "MB",
+                    f"< {TARGET_RSS_MB:g}",
+                    sum_mb < TARGET_RSS_MB,
+                ),
+                figure("report wall time, plots in-process (context)", serial_best[0], "s"),
+            ],
+            [f"1-minute load average {load_before:.2f} before the runs"],
         )
         print("\nphases, one after another in this process (the report overlaps the matplotlib")
         print("import with reading the log):")

@@ -8,6 +8,7 @@ cheap). Prints image queries per second overall and per CPU-second of the simula
 (the figure that does not depend on how much of the machine the client takes).
 
     uv run python bench/sim_throughput.py [--seconds 5] [--procs 2] [--threads 8] [--no-hint]
+        [--json PATH]
 
 `--no-hint` sends images without the edgeload truth comment, so the simulator decodes every
 image (the slow path). Everything runs on 127.0.0.1 and stops by itself.
@@ -30,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
+from _figures import add_json_option, figure, write_figures  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from edgeload.sim import DEMO_TOKEN, SimulatedEndpoint  # noqa: E402
@@ -126,6 +128,7 @@ def main() -> int:
     )
     parser.add_argument("--images", type=int, default=64, help="distinct JPEG bodies (default 64)")
     parser.add_argument("--no-hint", action="store_true", help="images without the truth comment")
+    add_json_option(parser)
     args = parser.parse_args()
 
     images = make_images(args.images, hint=not args.no_hint, seed=1)
@@ -181,6 +184,22 @@ def main() -> int:
     print(f"  image queries per CPU-second: {per_cpu:8.0f}   (simulator process only)")
     verdict = "MET" if rate >= TARGET_IQ_PER_S else "NOT MET"
     print(f"  machine: {os.cpu_count()} CPUs; target {verdict}")
+    write_figures(
+        args.json,
+        "sim_throughput",
+        [
+            figure(
+                "simulator image queries/s (640x480 JPEG)",
+                rate,
+                "1/s",
+                f">= {TARGET_IQ_PER_S}",
+                rate >= TARGET_IQ_PER_S,
+            ),
+            figure("simulator image queries per CPU-second", per_cpu, "1/CPU-s"),
+            figure("image queries not ok", bad, "count", "== 0", bad == 0),
+        ],
+        [f"{conns}, {args.seconds:g} s", f"machine: {os.cpu_count()} CPUs"],
+    )
     return 0
 
 

@@ -1,6 +1,6 @@
 """How fast one Locust process drives the edge endpoint with each client, side by side.
 
-    uv run python bench/throughput_clients.py [--seconds 10] [--users 32]
+    uv run python bench/throughput_clients.py [--seconds 10] [--users 32] [--json PATH]
 
 Against the simulator's zero-latency profile (127.0.0.1 only), each case runs in a fresh
 process of its own, so CPU time and peak memory are that process's alone:
@@ -30,6 +30,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _figures import add_json_option, figure, write_figures  # noqa: E402
+
 SEED_REQ_PER_CPU_S = 500  # the original per-process client loop, as measured for the issue
 
 
@@ -139,6 +142,7 @@ def main() -> int:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--detector", help=argparse.SUPPRESS)
+    add_json_option(parser)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_child(args.child, args.url, args.detector, args.seconds, args.users)))
@@ -204,6 +208,31 @@ def main() -> int:
     print()
     for name, value, target, met in checks:
         print(f"{name:<32} {value:>10.2f}   target {target:<22} {'met' if met else 'NOT met'}")
+    units = {
+        "http req/CPU-s": "1/CPU-s",
+        "sdk req/s per process": "1/s",
+        "100 paced http users, peak MB": "MB",
+        "100 paced sdk users, peak MB": "MB",
+    }
+    figures = [
+        figure(name, value, units.get(name, "ratio"), target, met)
+        for name, value, target, met in checks
+    ]
+    figures += [
+        figure(f"{case} req/s (context)", row["rps"], "1/s")
+        for case, row in rows.items()
+        if case in ("bare", "http")
+    ]
+    all_logged = all(r["logged"] in (None, r["total"]) for r in rows.values())
+    figures.append(
+        figure("every request logged (log = Locust count)", all_logged, "bool", "yes", all_logged)
+    )
+    write_figures(
+        args.json,
+        "throughput_clients",
+        figures,
+        [f"{args.seconds:g} s per case, {args.users} unpaced users", f"{os.cpu_count()} CPUs"],
+    )
     return 0
 
 

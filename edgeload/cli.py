@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Callable
+from typing import NoReturn
 
 from edgeload.errors import RunFailed, UsageError
 
@@ -53,7 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
         )
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
+        p.error = _one_line_error(p)  # type: ignore[method-assign]
+    parser.error = _one_line_error(parser)  # type: ignore[method-assign]
     return parser
+
+
+def _one_line_error(parser: argparse.ArgumentParser) -> Callable[[str], NoReturn]:
+    """argparse's error, as one line without the usage dump (bad input gets one line)."""
+
+    def error(message: str) -> NoReturn:
+        parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
+
+    return error
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -328,6 +328,7 @@ class FpsOptions:
     provision_timeout_s: float = 1800.0
     sim_profile: str = "demo"
     time_scale: float = 1.0
+    ca_bundle: str | None = None
 
     def as_inputs(self) -> dict[str, Any]:
         return {
@@ -342,6 +343,7 @@ class FpsOptions:
             "provision_timeout_s": self.provision_timeout_s,
             "sim_profile": self.sim_profile,
             "time_scale": self.time_scale,
+            "ca_bundle": self.ca_bundle,
         }
 
 
@@ -432,7 +434,18 @@ def options_from_args(args: Any) -> FpsOptions:
         ),
         sim_profile=str(getattr(args, "sim_profile", None) or "demo"),
         time_scale=parse_positive_float("--time-scale", getattr(args, "time_scale", 1)),
+        ca_bundle=parse_ca_bundle(getattr(args, "ca_bundle", None)),
     )
+
+
+def parse_ca_bundle(text: Any) -> str | None:
+    """The --ca-bundle path, checked to be a file (its contents are checked with the target)."""
+    if text is None or not str(text).strip():
+        return None
+    path = str(text).strip()
+    if not Path(path).is_file():
+        raise UsageError(f"--ca-bundle {path!r} is not a file: give a PEM file of CAs")
+    return path
 
 
 def make_run_dir(output_dir: Path, now: datetime | None = None) -> Path:
@@ -731,7 +744,9 @@ def run_fps_command(
     out = out if out is not None else sys.stdout
     own_target = target is None
     if own_target:
-        target = resolve_target(profile=options.sim_profile, time_scale=options.time_scale)
+        target = resolve_target(
+            profile=options.sim_profile, time_scale=options.time_scale, ca_bundle=options.ca_bundle
+        )
     session = FpsSession(
         options,
         target,

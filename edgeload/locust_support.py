@@ -99,6 +99,7 @@ class ThroughputRun:
         self.finished = False
         self.started = False  # a test started in this run folder
         self.signal_name: str | None = None
+        self.signals: _Signals | None = None
         self.finalizing = False
         self._final_timer: gevent.Greenlet | None = None
         self._step_written: tuple[int, int] | None = None  # last step record of this log
@@ -176,6 +177,9 @@ class ThroughputRun:
         options = self.environment.parsed_options
         options.edgeload_detectors = [d.id for d in self.detectors]
         options.edgeload_target_kind = self.target.kind
+        # TLS as the master verified it: workers on other machines get the CA itself
+        options.edgeload_verify_tls = self.target.verify_tls
+        options.edgeload_ca_pem = users.read_ca_pem(self.target.ca_bundle)
         self.environment.host = self.target.url
 
     # -- during the run ----------------------------------------------------------------------
@@ -239,7 +243,7 @@ class ThroughputRun:
         if (step, clients_count) == self._step_written or self.finished:
             return
         self._step_written = (step, clients_count)
-        expected = clients_count * self.inputs.requests_per_second
+        expected = self.inputs.expected_rps(clients_count)
         self.sink.write(
             {
                 "type": logschema.STEP,
@@ -291,6 +295,10 @@ class ThroughputRun:
         if self.finished or self.finalizing or self.sink is None:
             return
         self.finalizing = True
+        if self.signals is not None:
+            # Locust's own SIGTERM handler (installed once a headless shape has finished)
+            # would exit mid-report: ours lets the report complete and marks the run
+            self.signals.install()
         try:
             self.stop_sampling()
             if status is None:
@@ -313,10 +321,32 @@ class ThroughputRun:
                     f"counted {end['locust_request_count']}"
                 )
             self.write_report(status, reason or "")
+            if self.signal_name is not None and status == logschema.STATUS_COMPLETED:
+                # stopped while the report was written: measured in full, but interrupted
+                status = logschema.STATUS_INTERRUPTED
+                reason = f"{self.signal_name} received while the report was written"
+                self.append_end(status, reason, end["locust_request_count"])
+                self.write_report(status, reason)
             self.environment.process_exit_code = self.exit_code(status)
         finally:
             self.finished = True
             self.finalizing = False
+
+    def append_end(self, status: str, reason: str, locust_request_count: int) -> None:
+        """A later `end` record (readers take the last one) on the closed log."""
+        writer = LogWriter(self.run_dir / logschema.LOG_FILENAME, mode="a")
+        try:
+            writer.write(
+                {
+                    "type": logschema.END,
+                    "t": time.time(),
+                    "status": status,
+                    "reason": reason,
+                    "locust_request_count": locust_request_count,
+                }
+            )
+        finally:
+            writer.close()
 
     def exit_code(self, status: str) -> int:
         if status == logschema.STATUS_COMPLETED:
@@ -455,13 +485,27 @@ def _distribution(environment: Any) -> dict:
 
 
 class _Signals:
-    """SIGINT/SIGTERM around a run. During set-up both interrupt the main greenlet as Ctrl-C
-    does (Locust installs its SIGTERM handler only after `init`, and it then replaces ours);
-    a SIGINT while the run is being finished lets the report complete and sets the exit code."""
+    """SIGINT/SIGTERM around a run.
+
+    The first signal during set-up or the ramp interrupts the main greenlet as Ctrl-C does, so
+    that Locust stops the users and the `quitting` listener finishes the run (a headless Locust
+    installs its own SIGTERM handler only after the shape has finished; in the web UI it does
+    so after `init` and then SIGTERM goes through Locust's shutdown to the same listener).
+    While the run is being finished (log end, report) `finish` installs this handler again: a
+    signal then lets the report complete, marks the run interrupted and sets the exit code.
+    A repeated signal (Ctrl-C in a terminal and a forwarded one) does not interrupt twice."""
 
     def __init__(self, run: ThroughputRun) -> None:
         self.run = run
         self.setting_up = True
+        self.main = gevent.getcurrent()  # made in `init`, on the main greenlet
+
+    def interrupt(self) -> None:
+        """KeyboardInterrupt in the main greenlet, as Ctrl-C does; from any other greenlet (or
+        the hub) by a callback, so that no bystander greenlet dies of it."""
+        if gevent.getcurrent() is self.main:
+            raise KeyboardInterrupt
+        gevent.get_hub().loop.run_callback_threadsafe(self.main.throw, KeyboardInterrupt)
 
     def install(self) -> None:
         signal.signal(signal.SIGINT, self._handler)
@@ -470,16 +514,44 @@ class _Signals:
     def _handler(self, signum: int, frame: Any) -> None:
         run = self.run
         name = signal.Signals(signum).name
+        first = run.signal_name is None
         run.signal_name = run.signal_name or name
         if run.finalizing or run.finished:
             run.environment.process_exit_code = (
-                EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT
+                EXIT_SIGTERM if run.signal_name == "SIGTERM" else EXIT_SIGINT
             )
+            options = run.environment.parsed_options
+            if run.finished and first and not getattr(options, "headless", False):
+                self.interrupt()  # web UI between runs: quit as Locust would
             return
-        raise KeyboardInterrupt
+        if first:
+            self.interrupt()
+
+
+MASTER_TIMEOUT_VARIABLE = "EDGELOAD_MASTER_TIMEOUT_S"
+
+
+def _set_master_timeout() -> None:
+    """A worker quits when the master's heartbeats stop for Locust's MASTER_HEARTBEAT_TIMEOUT
+    (60 s, a module constant with no option); EDGELOAD_MASTER_TIMEOUT_S sets it shorter."""
+    value = os.environ.get(MASTER_TIMEOUT_VARIABLE, "").strip()
+    if not value:
+        return
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds >= 2:  # heartbeats come every second: less would drop a healthy master
+        fail(
+            UsageError(f"{MASTER_TIMEOUT_VARIABLE} must be a number of seconds >= 2, got {value!r}")
+        )
+    import locust.runners
+
+    locust.runners.MASTER_HEARTBEAT_TIMEOUT = seconds
 
 
 def _on_worker_init(environment: Any) -> None:
+    _set_master_timeout()
     runner = environment.runner
     sink = LogSink(environment).register()
     if users.STEP_MESSAGE not in runner.custom_messages:
@@ -518,11 +590,16 @@ def install(environment: Any) -> ThroughputRun | None:
         fail(exc)
     run = ThroughputRun(environment, inputs)
     signals = _Signals(run)
+    run.signals = signals
     signals.install()
     try:
         from edgeload.target import resolve_target
 
-        run.target = resolve_target(profile=inputs.sim_profile, time_scale=inputs.sim_time_scale)
+        run.target = resolve_target(
+            profile=inputs.sim_profile,
+            time_scale=inputs.sim_time_scale,
+            ca_bundle=inputs.ca_bundle,
+        )
         say(run.target.describe())
         run.open_log()
         run.provision()

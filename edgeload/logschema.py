@@ -88,7 +88,16 @@ ERROR_CATEGORIES = {
     "wrong_detector": "200, but the answer is for another detector",
     "bad_response": "200, but the body could not be parsed as an image query",
     "client": "the load generator itself failed to send the request",
+    "dropped": (
+        "open model (--arrival-rate): the arrival found every in-flight slot busy and was not "
+        "sent; a failure, but left out of latency percentiles (latency 0)"
+    ),
 }
+
+# Failures that never reached the endpoint: they count as requests and failures, but carry no
+# latency, so latency percentiles leave them out.
+NOT_SENT_CATEGORIES = frozenset({"dropped"})
+
 
 STATUS_COMPLETED = "completed"
 STATUS_INTERRUPTED = "interrupted"

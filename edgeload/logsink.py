@@ -26,7 +26,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import gevent
@@ -37,7 +37,10 @@ logger = logging.getLogger(__name__)
 
 REPORT_KEY = "edgeload"  # key of our payload in Locust's worker report
 PROGRESS_MESSAGE = "edgeload_progress"  # custom message: a worker's running request count
-PROGRESS_INTERVAL_S = 1.0
+# Progress every quarter second: a killed worker's unreceived requests are then known up to
+# at most this long before it died, and only that last bit is estimated from its rate.
+PROGRESS_INTERVAL_S = 0.25
+PROGRESS_RATE_WINDOW = 8  # progress messages the request rate is measured over (~2 s)
 HEARTBEAT_INTERVAL_S = 1.0  # locust.runners.HEARTBEAT_INTERVAL: workers beat once a second
 _NO_CONTEXT: dict = {}
 
@@ -93,6 +96,15 @@ class WorkerAccount:
     rate: float = 0.0  # requests/s over the last report interval
     last_heartbeat: float = 0.0
     lost: bool = False
+    progress: list[tuple[float, int]] = field(default_factory=list)  # (arrival, total)
+
+    def progress_rate(self) -> float:
+        """Requests/s over the last few progress messages (the report's rate without them)."""
+        if len(self.progress) >= 2:
+            (t0, n0), (t1, n1) = self.progress[0], self.progress[-1]
+            if t1 - t0 > 0.1:
+                return max(0.0, (n1 - n0) / (t1 - t0))
+        return self.rate
 
 
 class LogSink:
@@ -281,8 +293,11 @@ class LogSink:
         if msg is None or not isinstance(msg.data, dict):
             return
         account = self._account(msg.node_id)
-        account.reported_total = max(account.reported_total, int(msg.data.get("total", 0)))
+        total = int(msg.data.get("total", 0))
+        account.reported_total = max(account.reported_total, total)
         account.reported_at = time.time()
+        account.progress.append((account.reported_at, total))
+        del account.progress[:-PROGRESS_RATE_WINDOW]
 
     def on_worker_heartbeat(self, client_id: str = "", timestamp: float = 0.0, **_: Any) -> None:
         self._account(client_id).last_heartbeat = timestamp or time.time()
@@ -308,13 +323,21 @@ class LogSink:
         account = self._account(client_id)
         account.lost = True
         known = max(0, account.reported_total - account.received)
-        # After its last count it kept going at about its last rate until it died, which was
-        # on average half a heartbeat interval after its last heartbeat.
+        # After its last count it kept going at about its recent rate until it died: after
+        # the last message that came from it, before the next progress message or heartbeat
+        # was due; the middle of that window is the estimate.
         since = max(account.reported_at, account.last_report_at)
-        died_at = (
-            account.last_heartbeat + HEARTBEAT_INTERVAL_S / 2 if account.last_heartbeat else since
-        )
-        extra = account.rate * max(0.0, died_at - since) if since else 0.0
+        last_seen = max(since, account.last_heartbeat)
+        due = [account.last_heartbeat + HEARTBEAT_INTERVAL_S] if account.last_heartbeat else []
+        if account.reported_at:
+            due.append(account.reported_at + PROGRESS_INTERVAL_S)
+        if not due:
+            died_at = last_seen
+        elif min(due) < last_seen:  # its progress stalled while it still beat: no bound
+            died_at = last_seen + HEARTBEAT_INTERVAL_S / 2
+        else:
+            died_at = (last_seen + min(due)) / 2
+        extra = account.progress_rate() * max(0.0, died_at - since) if since else 0.0
         unreceived = known + int(round(extra))
         self.write(
             {

@@ -143,10 +143,13 @@ def resolve_target(
     check_reachable: bool = True,
     reach_timeout_s: float = 5.0,
     environ: Mapping[str, str] | None = None,
+    sim_tls: bool = False,
 ) -> Target:
     """The endpoint to measure: GROUNDLIGHT_ENDPOINT if set (validated), else an embedded
     simulator started now. `check_reachable=False` skips the reachability probe (for scenarios
-    that wait for an endpoint to come up; see `wait_for_endpoint`)."""
+    that wait for an endpoint to come up; see `wait_for_endpoint`), except that a certificate
+    that cannot be verified is refused at once. `sim_tls`: the embedded simulator serves HTTPS
+    with a self-signed certificate, which the target verifies (DISABLE_TLS_VERIFY=1 applies)."""
     env = os.environ if environ is None else environ
     raw_url = env.get(ENDPOINT_VARIABLE)
     if raw_url is None:
@@ -155,7 +158,14 @@ def resolve_target(
                 f"this scenario needs a real edge endpoint: set {ENDPOINT_VARIABLE} "
                 "(e.g. http://EDGE-HOST:30101) and GROUNDLIGHT_API_TOKEN"
             )
-        return start_simulated_target(profile=profile, time_scale=time_scale)
+        target = start_simulated_target(profile=profile, time_scale=time_scale, tls=sim_tls)
+        if sim_tls:
+            try:
+                target.verify_tls = not _read_disable_tls(env)
+            except UsageError:
+                target.close()
+                raise
+        return target
 
     url = validate_endpoint_url(raw_url)
     token = validate_token(env.get(TOKEN_VARIABLE))
@@ -174,19 +184,25 @@ def resolve_target(
         kind=KIND_REAL, url=url, token=token, verify_tls=verify_tls, ca_bundle=ca_bundle
     )
     if check_reachable:
-        problem = probe(target, timeout_s=reach_timeout_s)
+        problem = probe(target, timeout_s=reach_timeout_s, tls_fatal=True)
         if problem is not None:
             raise UsageError(problem)
+    elif target.url.startswith("https"):
+        # an endpoint may come up later, but a certificate we cannot verify will not go away
+        probe(target, timeout_s=min(reach_timeout_s, 2.0), tls_fatal=True)
     return target
 
 
-def start_simulated_target(*, profile: str = "gpu-1x", time_scale: float = 1.0) -> Target:
-    """Start an embedded simulated endpoint on 127.0.0.1 and wrap it as a Target."""
+def start_simulated_target(
+    *, profile: str = "gpu-1x", time_scale: float = 1.0, tls: bool = False
+) -> Target:
+    """Start an embedded simulated endpoint on 127.0.0.1 (HTTPS with `tls`, verified against
+    its own certificate) and wrap it as a Target."""
     if not time_scale > 0:
         raise UsageError(f"time scale must be positive, got {time_scale!r}")
     from edgeload.sim import DEMO_TOKEN, SimulatedEndpoint
 
-    sim = SimulatedEndpoint(profile, time_scale=time_scale)
+    sim = SimulatedEndpoint(profile, time_scale=time_scale, tls=tls)
     try:
         sim.start()
     except (UsageError, RunFailed):
@@ -202,6 +218,7 @@ def start_simulated_target(*, profile: str = "gpu-1x", time_scale: float = 1.0) 
         sim=sim,
         profile=str(profile),
         time_scale=float(time_scale),
+        ca_bundle=sim.ca_bundle,
     )
 
 
@@ -222,7 +239,7 @@ def validate_endpoint_url(raw_url: str) -> str:
             f"{ENDPOINT_VARIABLE} is not a valid URL: give http(s)://HOST[:PORT]"
         ) from None
     # Rebuild the network location without any user:password@ part, so it can be shown.
-    shown_host = f"[{host}]" if host and ":" in host else host
+    shown_host = f"[{host}]" if host and ":" in host else (host or "")
     netloc = f"{shown_host}:{port}" if port is not None else (shown_host or "")
     safe = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
     if parts.scheme not in ("http", "https"):
@@ -268,8 +285,10 @@ def _read_disable_tls(env: Mapping[str, str]) -> bool:
     return value == "1"
 
 
-def probe(target: Target, *, timeout_s: float = 5.0) -> str | None:
-    """None if the endpoint answers its health route, else a one-line reason with advice."""
+def probe(target: Target, *, timeout_s: float = 5.0, tls_fatal: bool = False) -> str | None:
+    """None if the endpoint answers its health route, else a one-line reason with advice.
+    With `tls_fatal`, a certificate that cannot be verified raises UsageError instead (waiting
+    does not fix it)."""
     last: str | None = None
     for path in _HEALTH_PATHS:
         url = target.root_url + path
@@ -284,9 +303,15 @@ def probe(target: Target, *, timeout_s: float = 5.0) -> str | None:
                 continue  # older endpoints: try the next route
             break
         except urllib.error.URLError as exc:
-            return redact(_network_problem(target, exc.reason), target.token)
+            problem = redact(_network_problem(target, exc.reason), target.token)
+            if tls_fatal and isinstance(exc.reason, ssl.SSLCertVerificationError):
+                raise UsageError(problem) from None
+            return problem
         except (OSError, ValueError) as exc:
-            return redact(_network_problem(target, exc), target.token)
+            problem = redact(_network_problem(target, exc), target.token)
+            if tls_fatal and isinstance(exc, ssl.SSLCertVerificationError):
+                raise UsageError(problem) from None
+            return problem
     return redact(f"{last}: is {ENDPOINT_VARIABLE} an edge endpoint?", target.token)
 
 

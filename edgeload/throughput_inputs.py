@@ -7,6 +7,7 @@ Imports neither locust nor gevent, so the CLI can validate without patching itse
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,24 @@ OPTIONS: tuple[Option, ...] = (
     Option("--step-size", int, 1, "clients added per step (and the first step)", True),
     Option("--time-between-ramp", float, 30.0, "seconds each step runs", True),
     Option("--requests-per-second", float, 10.0, "request rate of each client", True),
+    Option(
+        "--arrival-rate",
+        float,
+        None,
+        "open model: total requests/s at --max-clients, sent on schedule whether or not "
+        "answers came back (each step: R x clients / max-clients); replaces "
+        "--requests-per-second",
+        True,
+    ),
+    Option(
+        "--max-in-flight",
+        int,
+        None,
+        "open model: requests in flight at once at --max-clients, shared evenly by the "
+        "clients (default: max(1000, --max-clients)); an arrival that finds no free slot is "
+        "dropped and counted as a failure",
+        True,
+    ),
     Option("--image-width", int, 640, "image width, px", False),
     Option("--image-height", int, 480, "image height, px", False),
     Option(
@@ -70,9 +89,7 @@ OPTIONS: tuple[Option, ...] = (
         True,
     ),
     Option("--output-dir", str, "load_tests", "folder that receives the run folders", False),
-    Option(
-        "--sim-profile", str, "demo", "simulator profile (without GROUNDLIGHT_ENDPOINT)", False
-    ),
+    Option("--sim-profile", str, "demo", "simulator profile (without GROUNDLIGHT_ENDPOINT)", False),
     Option(
         "--sim-time-scale",
         float,
@@ -85,6 +102,15 @@ OPTIONS: tuple[Option, ...] = (
         float,
         1200.0,
         "seconds each provisioning wait (training, edge readiness) may take",
+        False,
+    ),
+    Option(
+        "--ca-bundle",
+        str,
+        None,
+        "PEM file of the CA(s) that signed an https endpoint's certificate (e.g. the "
+        "self-signed certificate of the edge endpoint); or set DISABLE_TLS_VERIFY=1 to skip "
+        "verification",
         False,
     ),
 )
@@ -109,6 +135,23 @@ class Inputs:
     sim_profile: str
     sim_time_scale: float
     provision_timeout: float
+    ca_bundle: str | None = None
+    arrival_rate: float | None = None  # open model: total requests/s at max_clients
+    max_in_flight: int | None = None  # open model: in-flight limit at max_clients
+
+    @property
+    def open_model(self) -> bool:
+        return self.arrival_rate is not None
+
+    def client_rate(self) -> float:
+        """Requests/s of one client (user): paced, or its share of the arrival rate."""
+        if self.arrival_rate is not None:
+            return self.arrival_rate / self.max_clients
+        return self.requests_per_second
+
+    def expected_rps(self, clients: int) -> float:
+        """Requests/s a step of `clients` clients should reach."""
+        return clients * self.client_rate()
 
     def as_record(self) -> dict:
         record = dict(self.__dict__)
@@ -190,4 +233,62 @@ def validate_inputs(options: Any) -> Inputs:
         sim_profile=str(get("sim_profile") or "demo"),
         sim_time_scale=float(get("sim_time_scale")),
         provision_timeout=float(get("provision_timeout")),
+        ca_bundle=_ca_bundle(get("ca_bundle")),
+        **_open_model(get("arrival_rate"), get("max_in_flight"), max_clients),
     )
+
+
+def _optional_number(flag: str, value: Any, kind: type) -> Any:
+    """None for an unset option (the web UI sends "" for it), else a number of `kind`."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{flag} must be a number, got {value!r}") from None
+    if not (number > 0 and number == number and number != float("inf")):
+        raise UsageError(f"{flag} must be a positive number, got {value!r}")
+    return number
+
+
+DEFAULT_MAX_IN_FLIGHT = 1000
+
+
+def _open_model(arrival_rate: Any, max_in_flight: Any, max_clients: int) -> dict:
+    """The open-model inputs: {} without --arrival-rate; the rate and the resolved limit."""
+    rate = _optional_number("--arrival-rate", arrival_rate, float)
+    limit = _optional_number("--max-in-flight", max_in_flight, int)
+    if rate is None:
+        if limit is not None:
+            raise UsageError("--max-in-flight applies to the open model: give --arrival-rate too")
+        return {}
+    if limit is None:
+        limit = max(DEFAULT_MAX_IN_FLIGHT, max_clients)
+    if limit < max_clients:
+        raise UsageError(
+            f"--max-in-flight {limit} is below --max-clients {max_clients}: every client needs "
+            "at least one in-flight slot"
+        )
+    return {"arrival_rate": rate, "max_in_flight": limit}
+
+
+def client_load(options: Any) -> tuple[float, int | None]:
+    """(requests/s of one client, its in-flight slots or None for the paced closed model),
+    from a run's options (a worker gets them from the master)."""
+    max_clients = max(1, int(getattr(options, "max_clients", 10) or 10))
+    model = _open_model(
+        getattr(options, "arrival_rate", None), getattr(options, "max_in_flight", None), max_clients
+    )
+    if not model:
+        return float(options.requests_per_second), None
+    return model["arrival_rate"] / max_clients, model["max_in_flight"] // max_clients
+
+
+def _ca_bundle(value: Any) -> str | None:
+    """The --ca-bundle path, checked to be a file (its contents are checked with the target)."""
+    if value is None or not str(value).strip():
+        return None
+    path = str(value).strip()
+    if not os.path.isfile(path):
+        raise UsageError(f"--ca-bundle {path!r} is not a file: give a PEM file of CAs")
+    return path

@@ -7,6 +7,13 @@ per-user schedule of `1 / --requests-per-second`: each request has an intended s
 request that is late (because the previous answer was slow) is sent at once, and the intended
 time is recorded next to the actual one so that coordinated omission can be corrected.
 
+Open model (`--arrival-rate R`): the same schedule at `R / --max-clients` per user, but the
+task only starts the request in a greenlet of its own and returns, so requests start on
+schedule whether or not earlier ones have finished. Each user holds
+`--max-in-flight / --max-clients` slots; an arrival that finds none free is not sent and is
+recorded as a failed request of category `dropped` (latency 0; the reporter counts it as a
+failure and leaves it out of latency percentiles).
+
 Per process, `ProcessContext` holds what users share: the image pool, the detectors, the SDK
 client (one per process, pool sized for the users), and the current ramp step, which the
 master (or the local shape) announces with the `edgeload_step` message.
@@ -14,14 +21,17 @@ master (or the local shape) announces with the `edgeload_step` message.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import random
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
+import gevent.pool
 from locust import FastHttpUser, task
 
 from edgeload import clients
@@ -34,6 +44,9 @@ DISABLE_TLS_VARIABLE = "DISABLE_TLS_VERIFY"
 
 class SubmissionFailed(Exception):
     """A failed image query as Locust's request event sees it (category: detail)."""
+
+
+DROPPED = "dropped"  # logschema.ERROR_CATEGORIES: an open-model arrival with no free slot
 
 
 @dataclass
@@ -53,6 +66,9 @@ class ProcessContext:
     url: str
     target_kind: str
     pool_size: int
+    slots_per_client: int | None = None  # open model: in-flight slots of one user
+    verify_tls: bool = True
+    ca_bundle: str | None = None
     ramp: RampState = field(default_factory=RampState)
     _sdk: Any = None
     _next_detector: Any = field(default_factory=itertools.count)
@@ -73,7 +89,8 @@ class ProcessContext:
                 kind=self.target_kind,
                 url=self.url,
                 token=self.token,
-                verify_tls=os.environ.get(DISABLE_TLS_VARIABLE, "0").strip() != "1",
+                verify_tls=self.verify_tls,
+                ca_bundle=self.ca_bundle,
             )
             self._sdk = make_sdk(target, pool_size=self.pool_size, retries=False)
         return self._sdk
@@ -89,6 +106,47 @@ def api_token(target_kind: str) -> str:
     if not token:
         raise RuntimeError("GROUNDLIGHT_API_TOKEN is not set on this load generator")
     return token
+
+
+def read_ca_pem(path: str | None) -> str | None:
+    """The CA bundle's contents (public certificates), for workers that lack the file."""
+    if not path:
+        return None
+    with open(path, encoding="ascii", errors="replace") as f:
+        return f.read()
+
+
+def tls_settings(environment: Any) -> tuple[bool, str | None]:
+    """(verify certificates?, CA file or None) for this process: off when DISABLE_TLS_VERIFY=1
+    here or on the master; the CA bundle of --ca-bundle, or the master's copy on a worker."""
+    options = environment.parsed_options
+    verify = os.environ.get(DISABLE_TLS_VARIABLE, "0").strip() != "1"
+    if getattr(options, "edgeload_verify_tls", True) is False:
+        verify = False
+    path = getattr(options, "ca_bundle", None) or None
+    if path is not None and os.path.isfile(path):
+        return verify, path
+    pem = getattr(options, "edgeload_ca_pem", None)
+    if not pem:
+        return verify, None
+    digest = hashlib.sha256(pem.encode()).hexdigest()[:16]
+    copy = os.path.join(tempfile.gettempdir(), f"edgeload-ca-{digest}.pem")
+    if not os.path.isfile(copy):
+        with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(copy), delete=False) as f:
+            f.write(pem)
+        os.replace(f.name, copy)
+    return verify, copy
+
+
+def _verified_context_factory(ca_file: str) -> Any:
+    """An ssl_context_factory for FastHttpUser that trusts `ca_file` (geventhttpclient passes
+    its own default CA file, which a self-signed endpoint is not in)."""
+    import gevent.ssl
+
+    def factory(*_args: Any, **_kwargs: Any) -> Any:
+        return gevent.ssl.create_default_context(cafile=ca_file)
+
+    return factory
 
 
 _contexts: dict[int, ProcessContext] = {}
@@ -129,9 +187,14 @@ def process_context(environment: Any) -> ProcessContext:
         detectors = list(getattr(options, "edgeload_detectors", None) or [])
         if not detectors:
             raise RuntimeError("no detectors were provisioned for this run")
+        from edgeload.throughput_inputs import client_load
+
+        client_rate, slots = client_load(options)
+        max_clients = max(1, int(getattr(options, "max_clients", 10)))
         context = ProcessContext(
             client_kind=str(getattr(options, "client", "sdk")),
-            requests_per_second=float(options.requests_per_second),
+            requests_per_second=client_rate,
+            slots_per_client=slots,
             detectors=detectors,
             images=ImagePool(
                 str(options.detector_mode).upper(),
@@ -140,15 +203,17 @@ def process_context(environment: Any) -> ProcessContext:
             ),
             url=environment.host,
             target_kind=str(getattr(options, "edgeload_target_kind", "real")),
-            pool_size=max(1, int(getattr(options, "max_clients", 10))),
+            pool_size=max_clients if slots is None else max_clients * slots,
             ramp=ramp_state(environment),
         )
+        context.verify_tls, context.ca_bundle = tls_settings(environment)
         _contexts[id(environment)] = context
     return context
 
 
 class EdgeQueryUser(FastHttpUser):
-    """A client of the edge endpoint: one paced image query after another."""
+    """A client of the edge endpoint: one paced image query after another (closed model), or
+    paced arrivals that do not wait for earlier answers (open model)."""
 
     network_timeout = clients.REQUEST_TIMEOUT_S
     connection_timeout = clients.REQUEST_TIMEOUT_S
@@ -156,9 +221,18 @@ class EdgeQueryUser(FastHttpUser):
 
     def __init__(self, environment: Any) -> None:
         # verify certificates unless the SDK's own switch says not to, like the SDK does
-        self.insecure = os.environ.get(DISABLE_TLS_VARIABLE, "0").strip() == "1"
+        verify, ca_file = tls_settings(environment)
+        self.insecure = not verify
+        if verify and ca_file is not None:
+            self.ssl_context_factory = _verified_context_factory(ca_file)
+        shared = process_context(environment)
+        self.slots = shared.slots_per_client  # None: closed model
+        if self.slots is not None:
+            self.concurrency = self.slots  # FastHttpSession's connection pool
         super().__init__(environment)
-        self.shared = process_context(environment)
+        self.shared = shared
+        self.in_flight = 0
+        self.requests_running = gevent.pool.Group()
         self.interval = 1.0 / self.shared.requests_per_second
         offset = max(0, getattr(environment.runner, "worker_index", 0))
         self.detector_id = self.shared.next_detector(offset)
@@ -172,6 +246,10 @@ class EdgeQueryUser(FastHttpUser):
         phase = random.random() * self.interval
         self.next_send = time.time() + phase
         gevent.sleep(phase)
+
+    def on_stop(self) -> None:
+        # open model: a stopped user's requests stop with it, as a closed user's one does
+        self.requests_running.kill(block=True, timeout=5)
 
     def wait_time(self) -> float:
         self.next_send += self.interval
@@ -187,11 +265,48 @@ class EdgeQueryUser(FastHttpUser):
             "step": ramp.step,
             "clients": ramp.clients,
         }
+        if self.slots is None:
+            self._submit(context)
+        elif self.in_flight >= self.slots:
+            self._drop(context)
+        else:
+            self.in_flight += 1
+            self.requests_running.spawn(self._submit_in_flight, context)
+
+    def _submit(self, context: dict) -> None:
         jpeg, _answer = self.shared.images.next()
         if self.use_sdk:
             self._submit_sdk(jpeg, context)
         else:
             self._submit_http(jpeg, context)
+
+    def _submit_in_flight(self, context: dict) -> None:
+        try:
+            self._submit(context)
+        except Exception as exc:  # never lose an attempted request in a detached greenlet
+            if "status" not in context:
+                context["status"], context["error"] = 0, "client"
+                self._fire(time.time(), 0.0, context, SubmissionFailed(f"client: {exc!r}"))
+        finally:
+            self.in_flight -= 1
+
+    def _drop(self, context: dict) -> None:
+        context["status"], context["error"] = 0, DROPPED
+        detail = f"{DROPPED}: all {self.slots} in-flight slots of this client were busy"
+        self._fire(context["intended"], 0.0, context, SubmissionFailed(detail))
+
+    def _fire(self, start: float, latency_ms: float, context: dict, exception: Any) -> None:
+        self.environment.events.request.fire(
+            request_type="POST",
+            name=REQUEST_NAME,
+            response_time=latency_ms,
+            response_length=0,
+            response=None,
+            context=context,
+            exception=exception,
+            start_time=start,
+            url=clients.IMAGE_QUERIES_PATH,
+        )
 
     def _submit_sdk(self, jpeg: bytes, context: dict) -> None:
         start, latency_ms, outcome = clients.timed(

@@ -15,6 +15,7 @@ means one process: distributed runs (--master/--worker/--processes) are refused.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import types
@@ -77,6 +78,9 @@ def _add_options(parser, **_kwargs) -> None:
         "--config-check-interval", default="10", help="seconds between pipeline-config checks"
     )
     group.add_argument("--provision-timeout", default="1800", help="seconds")
+    group.add_argument(
+        "--ca-bundle", default="", help="PEM file of the CA(s) of an https endpoint's certificate"
+    )
     group.add_argument("--sim-profile", default="demo", help="embedded simulator profile")
     group.add_argument("--time-scale", default="1", help="embedded simulator time scale")
 
@@ -97,6 +101,7 @@ def _options_from(parsed) -> object:
         provision_timeout=parsed.provision_timeout,
         sim_profile=parsed.sim_profile,
         time_scale=parsed.time_scale,
+        ca_bundle=parsed.ca_bundle or None,
     )
     return options_from_args(args)
 
@@ -113,6 +118,7 @@ def _on_init(environment, **_kwargs) -> None:
         sys.exit(2)
     try:
         RUN.options = _options_from(environment.parsed_options)
+        _check_target(RUN.options)
     except UsageError as exc:
         sys.stderr.write(f"locust fps: error: {exc}\n")
         sys.exit(exc.exit_code)  # before any load; Locust's own bad options exit the same way
@@ -120,6 +126,19 @@ def _on_init(environment, **_kwargs) -> None:
     # SIGTERM would kill the process without a report: treat it like Ctrl-C instead.
     if environment.parsed_options.headless:
         RUN.sigterm_watcher = gevent.signal_handler(signal.SIGTERM, _sigterm_as_ctrl_c)
+
+
+def _check_target(options) -> None:
+    """A real endpoint's problems (URL, cloud, token, TLS, reachability) or an unusable
+    simulator profile: UsageError now, before Locust starts its user."""
+    if os.environ.get("GROUNDLIGHT_ENDPOINT") is not None:
+        from edgeload.target import resolve_target
+
+        resolve_target(ca_bundle=options.ca_bundle).close()
+    else:
+        from edgeload.sim.profile import load_profile
+
+        load_profile(options.sim_profile)
 
 
 def _sigterm_as_ctrl_c() -> None:
@@ -168,7 +187,9 @@ def _execute(environment) -> None:
 
     # the web UI's start form may have changed the options since init
     options = _options_from(environment.parsed_options)
-    RUN.target = resolve_target(profile=options.sim_profile, time_scale=options.time_scale)
+    RUN.target = resolve_target(
+        profile=options.sim_profile, time_scale=options.time_scale, ca_bundle=options.ca_bundle
+    )
     print(RUN.target.describe(), flush=True)
     RUN.session = FpsSession(
         options,

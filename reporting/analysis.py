@@ -13,6 +13,9 @@ Definitions (the seed's):
   send time of a paced request (coordinated omission: a client stuck on a slow answer sends
   late, and latency from the late send hides the stall). Percentiles are numpy's linear
   interpolation over the raw per-request values.
+- an open-model arrival that found no free in-flight slot (error category `dropped`) is a
+  request and a failure, but was never sent: it has no latency (left out of the percentiles)
+  and is not part of the achieved rate (requests sent / duration).
 """
 
 from __future__ import annotations
@@ -270,7 +273,8 @@ def analyze(run: RunLog) -> Analysis:
         duration = duration if duration > 0 else None
         expected = record.get("expected_rps") if record is not None else None
         expected = None if expected is None else float(expected)
-        achieved = data.requests / duration if duration else None
+        sent = data.requests - data.dropped
+        achieved = sent / duration if duration else None
         successful = data.successes / duration if duration else None
         row = {
             "step": index,
@@ -281,6 +285,7 @@ def analyze(run: RunLog) -> Analysis:
             "achieved_rps": _round(achieved),
             "successful_rps": _round(successful),
             "requests": data.requests,
+            "dropped": data.dropped,
             "successes": data.successes,
             "success_rate": round(data.successes / data.requests, 6) if data.requests else None,
             **latency_stats(data.latencies_ms(), "latency_"),
@@ -310,8 +315,10 @@ def analyze(run: RunLog) -> Analysis:
         "maximum_steady_clients": best["clients"] if best else 0,
         "maximum_steady_ramp": best["step"] if best else None,
         "requests": run.request_count,
+        "dropped": sum(s["dropped"] for s in steps),
         "success_rate": round(successes / run.request_count, 6) if run.request_count else None,
     }
+
     for prefix in ("latency_", "corrected_latency_"):
         for key in (*(f"p{q}_ms" for q in LATENCY_PERCENTILES), "max_ms"):
             summary[prefix + key] = best[prefix + key] if best else None

@@ -61,11 +61,14 @@ class StepData:
         self.last_t = -math.inf
         self.last_done_t = -math.inf  # latest answer (start + latency)
         self.max_clients = 0
+        self.dropped = 0  # failures never sent (logschema.NOT_SENT_CATEGORIES): no latency
         self.has_intended = False
         self._latency: list[np.ndarray] = []
         self._corrected: list[np.ndarray] = []
 
-    def add(self, t, latency_ms, corrected_ms, ok, max_clients: int) -> None:
+    def add(self, t, latency_ms, corrected_ms, ok, max_clients: int, sent=None) -> None:
+        """One batch's requests of this step; `sent` (bool mask, None: all) marks those that
+        reached the endpoint: only they have a latency."""
         n = len(t)
         self.requests += n
         self.successes += int(np.count_nonzero(ok))
@@ -73,6 +76,10 @@ class StepData:
         self.last_t = max(self.last_t, float(t.max()))
         self.last_done_t = max(self.last_done_t, float((t + latency_ms * 1e-3).max()))
         self.max_clients = max(self.max_clients, max_clients)
+        if sent is not None:
+            self.dropped += n - int(np.count_nonzero(sent))
+            latency_ms = latency_ms[sent]
+            corrected_ms = None if corrected_ms is None else corrected_ms[sent]
         plain = latency_ms.astype(np.float32)
         if corrected_ms is not None and not self.has_intended:
             # Earlier requests of the step were not paced: their plain latency is their
@@ -150,7 +157,9 @@ class SecondSeries:
             self.corrected_hist = grown(self.corrected_hist)
         self.base = new_base
 
-    def add(self, t, latency_ms, corrected_ms, ok) -> None:
+    def add(self, t, latency_ms, corrected_ms, ok, sent=None) -> None:
+        """Count the requests per second; only those `sent` (mask, None: all) have a latency
+        for the histograms."""
         sec = np.floor(t).astype(np.int64)
         lo, hi = int(sec.min()), int(sec.max())
         self._ensure(lo, hi)
@@ -165,6 +174,9 @@ class SecondSeries:
             # The first paced request: until now corrected and plain latency were the same.
             self.corrected_hist = self.hist.copy()
         flat = rel * HIST_BINS
+        if sent is not None:
+            flat, latency_ms = flat[sent], latency_ms[sent]
+            corrected_ms = None if corrected_ms is None else corrected_ms[sent]
         self.hist[rows] += _histogram(flat, latency_ms, width)
         if self.corrected_hist is not None:
             values = latency_ms if corrected_ms is None else corrected_ms
@@ -346,11 +358,24 @@ class _RecordReader:
                 delay_ms = np.where(paced, np.maximum(t - intended, 0.0) * 1e3, 0.0)
                 corrected = latency + delay_ms
 
+        sent = None  # all sent, unless some failures never were (open-model drops)
+        failed = np.flatnonzero(~ok)
+        if len(failed) and errors is not None:
+            not_sent = [
+                i
+                for i in failed.tolist()
+                if isinstance(errors[i], str) and errors[i] in logschema.NOT_SENT_CATEGORIES
+            ]
+
+            if not_sent:
+                sent = np.ones(n, dtype=bool)
+                sent[not_sent] = False
+
         run = self.run
         run.request_count += n
         run.first_t = min(run.first_t, float(t.min()))
         run.last_t = max(run.last_t, float((t + latency * 1e-3).max()))
-        run.seconds.add(t, latency, corrected, ok)
+        run.seconds.add(t, latency, corrected, ok, sent)
 
         if steps is None:
             groups = [(step_list[0], None)]
@@ -361,7 +386,7 @@ class _RecordReader:
             if data is None:
                 data = run.steps[step] = StepData(step)
             if mask is None:
-                data.add(t, latency, corrected, ok, clients_max)
+                data.add(t, latency, corrected, ok, clients_max, sent)
             else:
                 data.add(
                     t[mask],
@@ -369,8 +394,8 @@ class _RecordReader:
                     None if corrected is None else corrected[mask],
                     ok[mask],
                     int(clients[mask].max()),
+                    None if sent is None else sent[mask],
                 )
-        failed = np.flatnonzero(~ok)
         if len(failed):
             for i in failed.tolist():
                 category = errors[i] if errors is not None else None

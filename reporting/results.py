@@ -38,7 +38,11 @@ RESULTS_FILENAME = "load_test_results.json"
 _SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey")
 
 DEFINITIONS = {
-    "achieved_rps": "requests started in the step divided by the step's duration",
+    "achieved_rps": "requests sent in the step divided by the step's duration",
+    "dropped": (
+        "open-model arrivals that found every in-flight slot busy and were never sent: counted "
+        "as requests and failures, left out of latency percentiles and of achieved_rps"
+    ),
     "steady": (
         f"achieved_rps >= {STEADY_RATE_PERCENT}% of expected_rps and success_rate >= "
         f"{STEADY_SUCCESS_PERCENT}%"

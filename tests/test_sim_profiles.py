@@ -42,7 +42,7 @@ def test_profile_figures() -> None:
     fixed = load_profile("fixed-latency")
     assert fixed.service.fixed_ms == 20 and fixed.service.jitter_pct == 0
     stall = load_profile("stall")
-    assert stall.service.fixed_ms == 20
+    assert stall.service.fixed_ms == 5 and stall.service.jitter_pct == 0
     assert (stall.faults.stall.every_s, stall.faults.stall.duration_s) == (5, 1)
     assert load_profile("zero-latency").service.base_ms == 0
     assert load_profile("switchover-errors").updater.switchover_error_s > 0

@@ -67,6 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="give up waiting for training and for the edge to serve the detector after this",
     )
     parser.add_argument(
+        "--ca-bundle",
+        default=None,
+        metavar="PATH",
+        help="PEM file of the CA(s) that signed an https endpoint's certificate (e.g. the edge "
+        "endpoint's self-signed certificate); or set DISABLE_TLS_VERIFY=1 to skip verification",
+    )
+    parser.add_argument(
         "--sim-profile",
         default="demo",
         help="simulator profile when GROUNDLIGHT_ENDPOINT is not set (configs/profiles/)",

@@ -29,6 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="simulated seconds per real second (default: the profile's time_scale)",
     )
     parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a self-signed certificate (made with openssl, kept in "
+        "~/.cache/edgeload/sim-tls/), as real edge endpoints do; clients then need "
+        "--ca-bundle CERT or DISABLE_TLS_VERIFY=1",
+    )
+    parser.add_argument(
         "--list-profiles", action="store_true", help="list the named profiles and exit"
     )
 
@@ -66,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
     if args.time_scale is not None and not args.time_scale > 0:
         raise UsageError(f"--time-scale must be > 0, got {args.time_scale}")
     profile = load_profile(args.profile)
+    cert = key = None
+    if getattr(args, "tls", False):
+        from edgeload.sim.tls import cached_certificate
+
+        cert, key = cached_certificate(args.host)
 
     from edgeload.sim.serve import run as serve_run
 
@@ -78,7 +90,21 @@ def run(args: argparse.Namespace) -> int:
             "(e.g. edgeload.sim.DEMO_TOKEN); Ctrl-C stops",
             flush=True,
         )
+        if cert is not None:
+            print(
+                f"edgeload sim: HTTPS with a self-signed certificate {cert}: give clients "
+                f"--ca-bundle {cert} (or EDGELOAD_CA_BUNDLE), or set DISABLE_TLS_VERIFY=1",
+                flush=True,
+            )
 
-    serve_run(profile, host=args.host, port=args.port, time_scale=args.time_scale, on_ready=ready)
+    serve_run(
+        profile,
+        host=args.host,
+        port=args.port,
+        time_scale=args.time_scale,
+        on_ready=ready,
+        tls_cert=cert,
+        tls_key=key,
+    )
     print("edgeload sim: stopped", file=sys.stderr)
     return 0

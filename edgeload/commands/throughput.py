@@ -51,22 +51,43 @@ def locust_command(args: argparse.Namespace, locustfile: Path = LOCUSTFILE) -> l
 
 
 def run(args: argparse.Namespace) -> int:
-    validate_inputs(args)
+    inputs = validate_inputs(args)
+    if os.environ.get("GROUNDLIGHT_ENDPOINT") is not None:
+        # a real endpoint's problems (URL, cloud, token, TLS, reachability) in one line here,
+        # before Locust starts and prints its own lines
+        from edgeload.target import resolve_target
+
+        resolve_target(ca_bundle=inputs.ca_bundle).close()
+    else:  # the embedded simulator's profile, checked before Locust starts
+        from edgeload.sim.profile import load_profile
+
+        load_profile(inputs.sim_profile)
     if args.processes is not None and args.processes < 1 and args.processes != -1:
         raise UsageError(
             f"--processes must be at least 1 (or -1: one per CPU), got {args.processes}"
         )
     if not LOCUSTFILE.is_file():
         raise UsageError(f"the throughput locustfile is missing: {LOCUSTFILE}")
-    child = subprocess.Popen(locust_command(args), env=os.environ.copy())
+    # The child runs in a session of its own, so a terminal's Ctrl-C reaches it once, through
+    # us, like a SIGTERM sent to us; it gets a SIGTERM too should we die without passing one on.
+    received: list[int] = []
+    child: subprocess.Popen | None = None
 
     def forward(signum: int, _frame: object) -> None:
-        # Ctrl-C reaches the child through the terminal's process group; SIGTERM we pass on
-        if signum == signal.SIGTERM and child.poll() is None:
-            child.send_signal(signal.SIGTERM)
+        received.append(signum)
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        child = subprocess.Popen(
+            locust_command(args),
+            env=os.environ.copy(),
+            start_new_session=True,
+            preexec_fn=_terminate_with_parent,
+        )
+        if received and child.poll() is None:  # a signal came while the child was starting
+            child.send_signal(received[0])
         while True:
             try:
                 code = child.wait()
@@ -76,3 +97,16 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _terminate_with_parent() -> None:
+    """In the child before exec: ask Linux for a SIGTERM when the parent dies (no-op
+    elsewhere)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass

@@ -12,6 +12,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlparse
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -48,7 +49,7 @@ class EndpointClock:
         return self.wall_start + t / self.time_scale
 
 
-def sim_time_scale(url: str, timeout_s: float = 2.0) -> float | None:
+def sim_time_scale(url: str, timeout_s: float = 2.0, *, context: Any = None) -> float | None:
     """The time scale a simulator on loopback reports through its admin API, or None.
 
     Only asked of loopback addresses: a real endpoint forwards unknown paths to the cloud.
@@ -57,7 +58,8 @@ def sim_time_scale(url: str, timeout_s: float = 2.0) -> float | None:
     if host not in LOOPBACK_HOSTS:
         return None
     try:
-        with urllib.request.urlopen(url.rstrip("/") + "/_sim/state", timeout=timeout_s) as resp:
+        state_url = url.rstrip("/") + "/_sim/state"
+        with urllib.request.urlopen(state_url, timeout=timeout_s, context=context) as resp:
             state = json.loads(resp.read())
     except (OSError, ValueError):
         return None

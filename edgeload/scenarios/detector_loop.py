@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgeload.errors import UsageError
 from edgeload.scenarios.clock import EndpointClock
 
 EDGE = "edge"
@@ -230,7 +231,13 @@ class ImageQuerySubmitter:
         start = time.perf_counter()
         try:
             resp = self._session.post(
-                self.url, params=params, data=image, headers=self._headers, timeout=self.timeout_s
+                self.url,
+                params=params,
+                data=image,
+                headers=self._headers,
+                timeout=self.timeout_s,
+                # per request: a session's verify loses to REQUESTS_CA_BUNDLE in the environment
+                verify=self._session.verify,
             )
         except Exception as exc:  # noqa: BLE001 - every failure is a counted category
             return 0, b"", (time.perf_counter() - start) * 1000, exception_category(exc)
@@ -306,7 +313,7 @@ def connect_with_retry(
     while True:
         try:
             return probe(), clock.now(), failures
-        except (KeyboardInterrupt, SystemExit):
+        except (KeyboardInterrupt, SystemExit, UsageError):  # UsageError: waiting cannot fix it
             raise
         except Exception as exc:  # noqa: BLE001 - any failure means "not up yet"
             failures += 1

@@ -76,6 +76,13 @@ def add_common_arguments(
         help="simulator time scale when GROUNDLIGHT_ENDPOINT is not set (>1 runs faster; "
         "reported times stay in simulated seconds)",
     )
+    parser.add_argument(
+        "--ca-bundle",
+        default=None,
+        metavar="PATH",
+        help="PEM file of the CA(s) that signed an https endpoint's certificate (e.g. the edge "
+        "endpoint's self-signed certificate); or set DISABLE_TLS_VERIFY=1 to skip verification",
+    )
 
 
 def common_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -95,7 +102,17 @@ def common_values(args: argparse.Namespace) -> dict[str, Any]:
         "iteration_interval_s": number("--iteration-interval", args.iteration_interval, minimum=0),
         "output_dir": args.output_dir,
         "time_scale": _time_scale(args.time_scale),
+        "ca_bundle": _ca_bundle(getattr(args, "ca_bundle", None)),
     }
+
+
+def _ca_bundle(text: Any) -> str | None:
+    if text is None or not str(text).strip():
+        return None
+    path = str(text).strip()
+    if not os.path.isfile(path):
+        raise UsageError(f"--ca-bundle {path!r} is not a file: give a PEM file of CAs")
+    return path
 
 
 def _time_scale(text: Any) -> float:

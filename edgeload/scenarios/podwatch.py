@@ -371,7 +371,13 @@ class KubernetesAccess:
         return self.core_api is not None
 
 
-def connect_kubernetes(option: str, *, simulator_url: str | None = None) -> KubernetesAccess:
+def connect_kubernetes(
+    option: str,
+    *,
+    simulator_url: str | None = None,
+    verify_tls: bool = True,
+    ca_bundle: str | None = None,
+) -> KubernetesAccess:
     """Pod access for `--k8s auto|off|URL`; never raises for missing access (checks are skipped).
 
     auto: the embedded simulator's own API when the target is simulated; otherwise kubeconfig,
@@ -386,6 +392,9 @@ def connect_kubernetes(option: str, *, simulator_url: str | None = None) -> Kube
         url = simulator_url if option == "auto" else option
         cfg = client.Configuration()
         cfg.host = url.rstrip("/")
+        if url.startswith("https"):  # the endpoint's TLS settings (simulator, kubectl proxy)
+            cfg.verify_ssl = verify_tls
+            cfg.ssl_ca_cert = ca_bundle if verify_tls else None
         api = client.CoreV1Api(client.ApiClient(cfg))
         return _checked(api, url)
     for source, loader in (

@@ -69,6 +69,7 @@ class ScenarioOptions:
     label_interval_s: float | None = None  # rollouts: label every detector this often
     duration_s: float | None = 0.0  # rollouts: after every detector got edge; None: 10 refreshes
     edge_config: str | None = None
+    ca_bundle: str | None = None  # CA file for an https endpoint's certificate
     refresh_rate_hint: float | None = None
     warn_refresh_rate: bool = False  # the hint was given: warn if the endpoint says otherwise
     iteration_interval_s: float = 1.0  # shortest iteration
@@ -186,13 +187,17 @@ def run_scenario(opts: ScenarioOptions, *, progress: Progress = print) -> int:
     _check_options(opts)
     raw_config = edgeconfig.load_edge_config(opts.edge_config) if opts.edge_config else None
     target = resolve_target(
-        profile=opts.sim_profile, time_scale=opts.time_scale, check_reachable=False
+        profile=opts.sim_profile,
+        time_scale=opts.time_scale,
+        check_reachable=False,
+        ca_bundle=opts.ca_bundle,
     )
     try:
         progress(target.describe())
         simulated = target.kind == KIND_SIMULATED
-        scale = target.time_scale if simulated else (sim_time_scale(target.root_url) or 1.0)
-        is_sim = simulated or scale != 1.0 or sim_time_scale(target.root_url) is not None
+        reported_scale = sim_time_scale(target.root_url, context=target.ssl_context())
+        scale = target.time_scale if simulated else (reported_scale or 1.0)
+        is_sim = simulated or scale != 1.0 or reported_scale is not None
         # everything slow on our side happens before the clock starts: imports and image
         # encoding (under a simulator's time scale, one of our seconds is many simulated ones)
         pools = _warm_up(opts)
@@ -295,10 +300,14 @@ def _run(
         pass
 
     def connect() -> Any:
-        problem = health_probe(target, timeout_s=5.0)
+        # a certificate that cannot be verified raises UsageError: waiting does not fix it
+        problem = health_probe(target, timeout_s=5.0, tls_fatal=True)
         if problem is not None:
             raise NotUp(problem)
-        return make_sdk(target, retries=True)
+        try:
+            return make_sdk(target, retries=True)
+        except UsageError as exc:  # e.g. the endpoint answers health but not the API yet
+            raise NotUp(str(exc)) from None
 
     def describe(exc: BaseException) -> str:
         return one_line(str(exc) or type(exc).__name__, 110)
@@ -313,7 +322,10 @@ def _run(
 
     # 2. watchers: pods, resources, status page
     state.k8s = podwatch.connect_kubernetes(
-        opts.k8s, simulator_url=target.root_url if is_sim else None
+        opts.k8s,
+        simulator_url=target.root_url if is_sim else None,
+        verify_tls=target.verify_tls,
+        ca_bundle=target.ca_bundle,
     )
     if state.k8s.available:
         progress(f"watching inference pods in namespace edge through {state.k8s.source}")

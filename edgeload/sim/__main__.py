@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=float, default=None)
     parser.add_argument("--overrides", default=None, help="JSON object of profile overrides")
     parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    parser.add_argument("--tls-cert", default=None, help="serve HTTPS with this certificate")
+    parser.add_argument("--tls-key", default=None, help="the certificate's private key")
     args = parser.parse_args(argv)
     try:
         from edgeload.sim.serve import build_profile, run
@@ -43,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
             time_scale=args.time_scale,
             on_ready=ready,
             exit_on_stdin_eof=args.exit_on_stdin_eof,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
         )
     except UsageError as exc:
         print(f"edgeload sim: error: {exc}", file=sys.stderr)

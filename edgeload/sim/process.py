@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -44,8 +46,7 @@ class SimulatedEndpoint:
         tls: bool = False,
         start_timeout_s: float = 30.0,
     ) -> None:
-        if tls:
-            raise UsageError("the simulator does not serve TLS yet; use plain HTTP")
+        self.tls = bool(tls)
         self.profile = str(profile)
         self.time_scale = time_scale
         self.host = host
@@ -54,6 +55,11 @@ class SimulatedEndpoint:
         self.start_timeout_s = start_timeout_s
         self.url = ""
         self.token = DEMO_TOKEN
+        # with tls=True: the self-signed certificate (its own CA), the file a client verifies
+        # the simulator with (`--ca-bundle`, `EDGELOAD_CA_BUNDLE`); removed by stop()
+        self.ca_bundle: str | None = None
+        self._tls_dir: str | None = None
+        self._opener = _NO_PROXY
         self._proc: subprocess.Popen | None = None
         self._stderr: Any = None
 
@@ -78,6 +84,8 @@ class SimulatedEndpoint:
         ]
         if self.overrides:
             cmd += ["--overrides", json.dumps(self.overrides)]
+        if self.tls:
+            cmd += self._make_certificate()
         self._stderr = tempfile.TemporaryFile()
         env = dict(os.environ)
         env.pop("PYTHONSTARTUP", None)
@@ -98,6 +106,28 @@ class SimulatedEndpoint:
             self.stop()
             raise
         return self
+
+    def _make_certificate(self) -> list[str]:
+        """A fresh self-signed certificate in a private temporary folder; the child's options."""
+        from edgeload.sim.tls import KEY_FILENAME, make_certificate
+
+        self._tls_dir = tempfile.mkdtemp(prefix="edgeload-sim-tls-")
+        try:
+            cert = make_certificate(Path(self._tls_dir), host=self.host)
+        except BaseException:
+            self._remove_tls_dir()
+            raise
+        self.ca_bundle = str(cert)
+        context = ssl.create_default_context(cafile=self.ca_bundle)
+        self._opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+        )
+        return ["--tls-cert", str(cert), "--tls-key", str(Path(self._tls_dir) / KEY_FILENAME)]
+
+    def _remove_tls_dir(self) -> None:
+        tls_dir, self._tls_dir = self._tls_dir, None
+        if tls_dir is not None:
+            shutil.rmtree(tls_dir, ignore_errors=True)
 
     def _read_ready_line(self) -> str:
         assert self._proc is not None and self._proc.stdout is not None
@@ -180,6 +210,7 @@ class SimulatedEndpoint:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+        self._remove_tls_dir()
 
     close = stop
 
@@ -213,7 +244,7 @@ class SimulatedEndpoint:
         if data is not None:
             req.add_header("Content-Type", "application/json")
         try:
-            with _NO_PROXY.open(req, timeout=timeout) as resp:
+            with self._opener.open(req, timeout=timeout) as resp:
                 return json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as exc:
             try:

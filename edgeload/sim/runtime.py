@@ -33,6 +33,12 @@ OutcomeStatus = Literal["ok", "no_pod", "failed", "overloaded"]
 # their timestamps are exact regardless)
 _TICK_REAL_S = 0.02
 
+# asyncio's epoll wait rounds its timeout up to whole milliseconds, so a plain sleep wakes up
+# to ~1 ms late. A profile with a fixed service time promises exact times (latency-accuracy
+# tests): its service sleeps wake this much early on a timer, then yield to the loop until the
+# monotonic deadline has passed.
+_PRECISE_WAKE_MARGIN_S = 0.0015
+
 
 @dataclass(frozen=True)
 class InferenceOutcome:
@@ -51,6 +57,11 @@ class InferenceOutcome:
     pipeline_config: str | None = None
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class EdgeRuntime:
     """The simulated edge box (GPUs, inference pods, model updater) on an asyncio loop."""
 
@@ -67,6 +78,7 @@ class EdgeRuntime:
             service.edge_app_workers * service.edge_app_worker_concurrency
         )
         self._overhead_s = service.edge_app_overhead_ms / 1000.0
+        self._precise = service.fixed_ms is not None
         self._task: asyncio.Task | None = None
         self._changed = asyncio.Event()
         self._seen_rv = self.box.resource_version
@@ -109,8 +121,22 @@ class EdgeRuntime:
 
     async def _sleep_sim(self, sim_s: float) -> None:
         real = self.clock.real_seconds(sim_s)
-        if real > 0:
+        if real <= 0:
+            return
+        if not self._precise:
             await asyncio.sleep(real)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + real  # loop.time() is monotonic
+        if real > _PRECISE_WAKE_MARGIN_S:
+            wake: asyncio.Future[None] = loop.create_future()
+            handle = loop.call_at(deadline - _PRECISE_WAKE_MARGIN_S, _resolve, wake)
+            try:
+                await wake
+            finally:
+                handle.cancel()
+        while loop.time() < deadline:
+            await asyncio.sleep(0)
 
     # ------------------------------------------------------------------ inference
 

@@ -35,8 +35,11 @@ async def serve(
     time_scale: float | None = None,
     on_ready: Callable[[str, EdgeApp], None] | None = None,
     exit_on_stdin_eof: bool = False,
+    tls_cert: str | Path | None = None,
+    tls_key: str | Path | None = None,
 ) -> None:
-    """Serve until told to stop. Raises UsageError when the address cannot be bound."""
+    """Serve until told to stop (HTTPS with `tls_cert` and `tls_key`). Raises UsageError when
+    the address cannot be bound or the certificate cannot be loaded."""
     from edgeload.sim.runtime import EdgeRuntime
 
     scale = float(time_scale if time_scale is not None else profile.time_scale)
@@ -48,15 +51,23 @@ async def serve(
     runtime = EdgeRuntime(profile, clock, cloud.latest_model)
     app = EdgeApp(profile, clock, runtime, cloud, faults)
     server = HttpServer(app.handle)
+    context = None
+    if tls_cert is not None or tls_key is not None:
+        from edgeload.sim.tls import server_context
+
+        if tls_cert is None or tls_key is None:
+            raise UsageError("HTTPS needs both a certificate and its key")
+        context = server_context(tls_cert, tls_key)
     try:
-        bound = await server.start(host, port)
+        bound = await server.start(host, port, ssl=context)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise UsageError(
             f"cannot listen on {host}:{port}: {reason} (choose another --port)"
         ) from None
     display_host = f"[{host}]" if ":" in host else host
-    app.url = f"http://{display_host}:{bound}"
+    scheme = "https" if context is not None else "http"
+    app.url = f"{scheme}://{display_host}:{bound}"
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,0 +1,286 @@
+"""Bad input across the whole CLI: one line on stderr that names the problem, a non-zero exit,
+never a traceback, and nothing started (no Locust, no load, no request off this machine).
+
+The table covers every subcommand, the environment variables (GROUNDLIGHT_ENDPOINT,
+GROUNDLIGHT_API_TOKEN, DISABLE_TLS_VERIFY), edge config files, simulator profiles and the logs
+given to `edgeload report`. Commands run in this process through `edgeload.cli.main` (fast);
+the throughput wrapper is stopped from spawning Locust, so a case that got that far fails
+instead of running a load test. The locustfiles' own bad-input paths run as subprocesses at
+the end (Locust prints its own start-up line there; ours is the single error line).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from edgeload import cli, logschema
+
+REPO = Path(__file__).resolve().parent.parent
+TOKEN = "api_BADINPUTbadinput0123456789token"
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+UNREACHABLE = f"http://127.0.0.1:{closed_port()}"
+SIM_ENV = {"GROUNDLIGHT_ENDPOINT": None, "GROUNDLIGHT_API_TOKEN": None}
+
+
+@dataclass
+class Case:
+    """argv (with {files} for the fixture folder), environment (None: unset), words that the
+    error line must contain."""
+
+    name: str
+    argv: list[str]
+    words: list[str]
+    env: dict[str, str | None] = field(default_factory=lambda: dict(SIM_ENV))
+
+
+def real(url: str | None = UNREACHABLE, token: str | None = TOKEN, **extra: str) -> dict:
+    return {"GROUNDLIGHT_ENDPOINT": url, "GROUNDLIGHT_API_TOKEN": token, **extra}
+
+
+TP = ["throughput", "BINARY"]
+FPS = ["fps", "BINARY", "--warmup-iterations", "1", "--iterations", "1"]
+MP = ["memory-pressure", "2", "BINARY", "--connect-timeout", "1", "--timeout", "5"]
+RO = ["rollouts", "2", "--connect-timeout", "1", "--timeout", "5"]
+
+CASES = [
+    # -- the CLI itself and each subcommand's options
+    Case("no subcommand", [], ["COMMAND"]),
+    Case("unknown subcommand", ["bench-press"], ["bench-press"]),
+    Case("throughput unknown mode", ["throughput", "SEGMENT"], ["SEGMENT", "BINARY or COUNT"]),
+    Case("throughput zero clients", TP + ["--max-clients", "0"], ["--max-clients", "at least 1"]),
+    Case("throughput clients not a number", TP + ["--max-clients", "ten"], ["--max-clients"]),
+    Case(
+        "throughput step above clients",
+        TP + ["--max-clients", "2", "--step-size", "5"],
+        ["--step-size", "--max-clients"],
+    ),
+    Case("throughput negative rate", TP + ["--requests-per-second", "-1"], ["--requests-per"]),
+    Case("throughput zero width", TP + ["--image-width", "0"], ["--image-width"]),
+    Case("throughput unknown client", TP + ["--client", "grpc"], ["grpc", "sdk or http"]),
+    Case("throughput bad detector id", TP + ["--detector-id", "det_nope"], ["det_nope"]),
+    Case("throughput bad --processes", TP + ["--processes", "0"], ["--processes"]),
+    Case("fps unknown mode", ["fps", "MULTICLASS"], ["MULTICLASS"]),
+    Case("fps zero iterations", ["fps", "BINARY", "--iterations", "0"], ["--iterations"]),
+    Case("fps bad image size", ["fps", "BINARY", "--image-size", "640by480"], ["640by480"]),
+    Case("fps unknown client", ["fps", "BINARY", "--client", "curl"], ["curl"]),
+    Case("memory-pressure zero detectors", ["memory-pressure", "0", "BINARY"], ["NUM_DETECTORS"]),
+    Case("memory-pressure unknown mode", ["memory-pressure", "2", "SEG"], ["SEG"]),
+    Case("memory-pressure threshold above 1", MP + ["--confidence-threshold", "2"], ["thresh"]),
+    Case("memory-pressure bad --k8s", MP + ["--k8s", "ftp://x"], ["--k8s"]),
+    Case("rollouts negative duration", RO + ["--duration", "-5"], ["--duration"]),
+    Case("rollouts zero refresh hint", RO + ["--refresh-rate-hint", "0"], ["--refresh-rate-hint"]),
+    Case("rollouts detectors not a number", ["rollouts", "many"], ["NUM_DETECTORS", "many"]),
+    Case("compare missing runs", ["compare", "{files}/nope-a", "{files}/nope-b"], ["nope-a"]),
+    Case(
+        "compare bad gate",
+        ["compare", "{files}/results.json", "{files}/results.json", "--fail-on", "speed:fast"],
+        ["speed"],
+    ),
+    Case("sim bad port", ["sim", "--port", "70000"], ["--port"]),
+    Case("sim zero time scale", ["sim", "--port", "0", "--time-scale", "0"], ["--time-scale"]),
+    # -- environment variables
+    Case("endpoint not a URL scheme", TP, ["http://"], real("ftp://edge:30101")),
+    Case("endpoint empty", FPS, ["GROUNDLIGHT_ENDPOINT", "empty"], real("  ")),
+    Case("endpoint without host", FPS, ["no host", "http://:30101"], real("http://:30101")),
+    Case("endpoint bad port", TP, ["not a valid URL"], real("http://edge:port")),
+    Case("endpoint is the cloud", TP, ["Groundlight cloud"], real("https://api.groundlight.ai")),
+    Case("endpoint unreachable (throughput)", TP, ["cannot reach"], real()),
+    Case("endpoint unreachable (fps)", FPS, ["cannot reach"], real()),
+    Case("token missing", TP, ["GROUNDLIGHT_API_TOKEN", "not set"], real(token=None)),
+    Case("token malformed", FPS, ["GROUNDLIGHT_API_TOKEN", "malformed"], real(token="short")),
+    Case(
+        "DISABLE_TLS_VERIFY=yes",
+        TP,
+        ["DISABLE_TLS_VERIFY", "1 or 0"],
+        real(DISABLE_TLS_VERIFY="yes"),
+    ),
+    Case(
+        "DISABLE_TLS_VERIFY=yes (rollouts)",
+        RO,
+        ["DISABLE_TLS_VERIFY"],
+        real(DISABLE_TLS_VERIFY="yes"),
+    ),
+    Case(
+        "--sim-profile with a real endpoint",
+        MP + ["--sim-profile", "gpu-2x"],
+        ["--sim-profile"],
+        real(),
+    ),
+    Case(
+        "--ca-bundle missing (throughput)",
+        TP + ["--ca-bundle", "{files}/none.pem"],
+        ["--ca-bundle"],
+    ),
+    Case("--ca-bundle missing (fps)", FPS + ["--ca-bundle", "{files}/none.pem"], ["--ca-bundle"]),
+    Case(
+        "--ca-bundle missing (rollouts)", RO + ["--ca-bundle", "{files}/none.pem"], ["--ca-bundle"]
+    ),
+    Case(
+        "--ca-bundle not PEM",
+        TP + ["--ca-bundle", "{files}/not-a-cert.pem"],
+        ["CA bundle", "PEM"],
+        real("https://127.0.0.1:1"),
+    ),
+    # -- edge config files
+    Case("edge config missing", MP + ["--edge-config", "{files}/none.yaml"], ["none.yaml", "read"]),
+    Case("edge config bad YAML", MP + ["--edge-config", "{files}/broken.yaml"], ["not valid YAML"]),
+    Case("edge config a list", MP + ["--edge-config", "{files}/list.yaml"], ["mapping"]),
+    Case("edge config invalid", MP + ["--edge-config", "{files}/invalid.yaml"], ["edge config"]),
+    # -- simulator profiles (edgeload sim, the embedded simulator of a scenario)
+    Case("sim unknown profile", ["sim", "--port", "0", "--profile", "nope"], ["nope", "available"]),
+    Case("sim profile wrong type", ["sim", "--profile", "{files}/type.yaml"], ["pods.startup_s"]),
+    Case(
+        "sim profile negative", ["sim", "--profile", "{files}/negative.yaml"], ["service.base_ms"]
+    ),
+    Case("sim profile unknown key", ["sim", "--profile", "{files}/unknown.yaml"], ["gpus_please"]),
+    Case("sim profile bad YAML", ["sim", "--profile", "{files}/broken.yaml"], ["YAML"]),
+    Case("throughput unknown sim profile", TP + ["--sim-profile", "nope"], ["nope"]),
+    Case(
+        "throughput bad sim profile", TP + ["--sim-profile", "{files}/negative.yaml"], ["base_ms"]
+    ),
+    Case("fps unknown sim profile", FPS + ["--sim-profile", "nope"], ["nope"]),
+    Case("rollouts unknown sim profile", RO + ["--sim-profile", "nope"], ["nope"]),
+    # -- logs given to edgeload report
+    Case("report missing folder", ["report", "{files}/no-such-run"], ["no such run folder"]),
+    Case("report folder without log", ["report", "{files}/no-log"], ["no load_test.log"]),
+    Case("report empty log", ["report", "{files}/empty"], ["empty"]),
+    Case("report not JSON", ["report", "{files}/not-json"], ["line 1"]),
+    Case("report unknown schema", ["report", "{files}/future"], ["schema_version"]),
+    Case("report not an edgeload log", ["report", "{files}/foreign"], ["not an edgeload log"]),
+]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("bad-input")
+    (d / "not-a-cert.pem").write_text("this is not a certificate\n")
+    (d / "broken.yaml").write_text("detectors: [unclosed\n")
+    (d / "list.yaml").write_text("- one\n- two\n")
+    (d / "invalid.yaml").write_text("global_config:\n  refresh_rate: soon\n")
+    (d / "type.yaml").write_text("pods:\n  startup_s: soon\n")
+    (d / "negative.yaml").write_text("service:\n  base_ms: -5\n")
+    (d / "unknown.yaml").write_text("box:\n  gpus_please: 3\n")
+    (d / "results.json").write_text(json.dumps({"schema_version": 1, "outputs": {}}))
+    (d / "no-log").mkdir()
+    for name, text in {
+        "empty": "",
+        "not-json": "this is not JSON\n",
+        "future": json.dumps({"type": logschema.HEADER, "schema_version": 999}) + "\n",
+        "foreign": json.dumps({"level": "info", "msg": "some other tool"}) + "\n",
+    }.items():
+        (d / name).mkdir()
+        (d / name / logschema.LOG_FILENAME).write_text(text)
+    return d
+
+
+@pytest.fixture
+def no_locust(monkeypatch):
+    """The throughput wrapper must refuse before it would start Locust."""
+    import edgeload.commands.throughput as throughput
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"bad input reached Locust: {args[0] if args else kwargs}")
+
+    monkeypatch.setattr(throughput, "subprocess", types.SimpleNamespace(Popen=refuse))
+
+
+def run_main(argv: list[str], env: dict, monkeypatch, capsys) -> tuple[int, str, str]:
+    for name, value in env.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:  # argparse
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, out: str, err: str, words: list[str]) -> str:
+    assert code not in (0, None), f"exit {code}; stdout: {out!r}"
+    assert "Traceback" not in out + err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one stderr line, got: {err!r}"
+    line = lines[0]
+    assert "error" in line
+    for word in words:
+        assert word.lower() in line.lower(), f"{word!r} not in {line!r}"
+    return line
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_gets_one_line_and_a_non_zero_exit(case, files, no_locust, monkeypatch, capsys):
+    argv = [arg.replace("{files}", str(files)) for arg in case.argv]
+    monkeypatch.chdir(files)  # nothing a case might write lands in the repo
+    code, out, err = run_main(argv, case.env, monkeypatch, capsys)
+    assert_one_line_error(code, out, err, case.words)
+    assert TOKEN not in out + err
+
+
+def test_the_table_is_large_and_covers_every_subcommand():
+    assert len(CASES) >= 20
+    first_words = {c.argv[0] for c in CASES if c.argv}
+    assert set(cli.SUBCOMMANDS) <= first_words
+
+
+# -- the locustfiles, run by Locust itself ------------------------------------------------------
+
+
+def locust(locustfile: str, *args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDLIGHT_")}
+    full_env.update({k: v for k, v in env.items() if v is not None})
+    command = [sys.executable, "-m", "locust", "-f", str(REPO / "locustfiles" / locustfile)]
+    return subprocess.run(
+        command + ["--headless", *args],
+        env=full_env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def our_error_lines(proc: subprocess.CompletedProcess) -> list[str]:
+    """stderr without Locust's own log lines ([date] host/LEVEL/locust...)."""
+    return [
+        line
+        for line in proc.stderr.splitlines()
+        if line.strip() and not (line.startswith("[") and "/locust." in line)
+    ]
+
+
+@pytest.mark.parametrize(
+    "locustfile, args, env, word",
+    [
+        ("throughput.py", ["--max-clients", "0"], {}, "--max-clients"),
+        ("throughput.py", [], real("https://edge.groundlight.ai"), "Groundlight cloud"),
+        ("fps.py", ["--iterations", "0"], {}, "--iterations"),
+    ],
+    ids=["throughput bad option", "throughput cloud endpoint", "fps bad option"],
+)
+def test_locustfiles_refuse_bad_input_before_any_load(locustfile, args, env, word, tmp_path):
+    proc = locust(locustfile, *args, env=env, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = our_error_lines(proc)
+    assert len(lines) == 1 and "error" in lines[0] and word in lines[0], proc.stderr
+    assert not any(tmp_path.iterdir()), "no run folder for a run that never started"

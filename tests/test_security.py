@@ -1,0 +1,300 @@
+"""Secrets and the cloud: the API token never shows, and the Groundlight cloud is never measured.
+
+Every command runs, as a user runs it (its own process), against a simulator started separately,
+with GROUNDLIGHT_ENDPOINT pointing at it and a canary token in GROUNDLIGHT_API_TOKEN (the
+simulator accepts any well-formed token). Then stdout, stderr and every file the run wrote
+(logs, result JSON, PNG plots, as bytes) are searched for the canary, its first 12 characters
+(the part the groundlight SDK quotes in its own errors) and its last 16. Error paths too: an
+unreachable endpoint and an endpoint that answers 401.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from fake_endpoint import FakeEndpoint
+
+from edgeload import cli
+from edgeload.sim import SimulatedEndpoint
+from edgeload.target import Target
+
+REPO = Path(__file__).resolve().parent.parent
+CANARY = "api_CANARY7q3Zx9LeakTest_0123456789abcdef"
+NEEDLES = (CANARY, CANARY[:12], CANARY[-16:])
+SMALL = ["--image-width", "64", "--image-height", "48"]
+
+
+def find_canary(text: str | bytes) -> list[str]:
+    data = text.encode() if isinstance(text, str) else text
+    return [needle for needle in NEEDLES if needle.encode() in data]
+
+
+def files_with_canary(folder: Path) -> list[str]:
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and find_canary(path.read_bytes()):
+            found.append(str(path))
+    return found
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env_for(url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDLIGHT_")}
+    env.update(GROUNDLIGHT_ENDPOINT=url, GROUNDLIGHT_API_TOKEN=CANARY, PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+def edgeload(*args: str, env: dict, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "edgeload.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def assert_no_canary(proc: subprocess.CompletedProcess, *folders: Path) -> None:
+    assert not find_canary(proc.stdout), "the token is on stdout"
+    assert not find_canary(proc.stderr), "the token is on stderr"
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    for folder in folders:
+        assert files_with_canary(folder) == []
+
+
+def run_dirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with SimulatedEndpoint("demo", time_scale=20) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("security")
+
+
+@pytest.fixture(scope="module")
+def throughput_run(sim, workdir):
+    out = workdir / "throughput"
+    proc = edgeload(
+        "throughput", "BINARY", "--max-clients", "2", "--step-size", "1",
+        "--time-between-ramp", "1.5", "--requests-per-second", "5", *SMALL,
+        "--system-sample-interval-seconds", "0.5", "--output-dir", str(out),
+        env=env_for(sim.url), cwd=workdir,
+    )  # fmt: skip
+    return proc, out
+
+
+def test_throughput_never_shows_the_token(throughput_run):
+    proc, out = throughput_run
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    [run] = run_dirs(out)
+    written = {p.name for p in run.iterdir()}
+    assert {"load_test.log", "load_test_results.json", "time_vs_latency.png"} <= written
+    assert_no_canary(proc, out)
+
+
+def test_report_and_compare_never_show_the_token(throughput_run, workdir):
+    _, out = throughput_run
+    [run] = run_dirs(out)
+    report = edgeload("report", str(run), env=env_for("http://127.0.0.1:1"), cwd=workdir)
+    assert report.returncode == 0, report.stderr
+    compare = edgeload(
+        "compare", str(run), str(run), env=env_for("http://127.0.0.1:1"), cwd=workdir
+    )
+    assert compare.returncode == 0, compare.stderr
+    assert_no_canary(report, out)
+    assert_no_canary(compare)
+
+
+def test_fps_never_shows_the_token(sim, workdir):
+    out = workdir / "fps"
+    proc = edgeload(
+        "fps", "BINARY", "--warmup-iterations", "2", "--iterations", "10", "--image-size",
+        "64x48", "--client", "http", "--output-dir", str(out),
+        env=env_for(sim.url), cwd=workdir,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(run_dirs(out)) == 1
+    assert_no_canary(proc, out)
+
+
+def test_memory_pressure_never_shows_the_token(sim, workdir):
+    out = workdir / "memory-pressure"
+    proc = edgeload(
+        "memory-pressure", "1", "BINARY", "--iteration-interval", "0.5", "--timeout", "900",
+        "--output-dir", str(out),
+        env=env_for(sim.url), cwd=workdir,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert len(run_dirs(out)) == 1 and any(run_dirs(out)[0].glob("*.png"))
+    assert_no_canary(proc, out)
+
+
+def test_rollouts_never_show_the_token(sim, workdir):
+    out = workdir / "rollouts"
+    proc = edgeload(
+        "rollouts", "1", "--duration", "10", "--label-interval", "2", "--output-dir", str(out),
+        env=env_for(sim.url), cwd=workdir,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert len(run_dirs(out)) == 1
+    assert_no_canary(proc, out)
+
+
+def test_sim_never_shows_a_clients_token(workdir):
+    command = [sys.executable, "-m", "edgeload.cli", "sim", "--port", "0", "--profile", "demo"]
+    proc = subprocess.Popen(
+        command,
+        env=env_for("http://127.0.0.1:1"),
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = proc.stdout.readline()
+        url = first.split("serving on ", 1)[1].split()[0]
+        for path, data in (("/device-api/v1/me", None), ("/device-api/v1/image-queries", b"x")):
+            request = urllib.request.Request(
+                url + path, data=data, method="POST" if data else "GET"
+            )
+            request.add_header("x-api-token", CANARY)
+            try:
+                urllib.request.urlopen(request, timeout=5).close()
+            except urllib.error.HTTPError as exc:  # the bad image query: 4xx, as designed
+                exc.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert not find_canary(first + out) and not find_canary(err)
+    assert "Traceback" not in err
+
+
+# -- error paths ----------------------------------------------------------------------------
+
+
+def test_an_unreachable_endpoint_never_shows_the_token(workdir):
+    url = f"http://127.0.0.1:{closed_port()}"
+    out = workdir / "unreachable"
+    for args in (
+        ["throughput", "BINARY", "--output-dir", str(out)],
+        ["fps", "BINARY", "--output-dir", str(out)],
+        ["memory-pressure", "1", "BINARY", "--connect-timeout", "1", "--output-dir", str(out)],
+    ):
+        proc = edgeload(*args, env=env_for(url), cwd=workdir)
+        assert proc.returncode != 0
+        assert "127.0.0.1" in proc.stdout + proc.stderr
+        assert_no_canary(proc, out)
+
+
+def test_an_endpoint_answering_401_never_shows_the_token(workdir):
+    routes = {"GET /health/live": (200, {"status": "alive"})}
+    for route in ("GET /device-api/v1/me", "GET /v1/me", "POST /device-api/v1/image-queries"):
+        routes[route] = (401, {"detail": "Invalid token."})
+    out = workdir / "unauthorized"
+    with FakeEndpoint(routes) as fake:
+        for args in (
+            ["throughput", "BINARY", "--output-dir", str(out)],
+            ["fps", "BINARY", "--output-dir", str(out)],
+            ["memory-pressure", "1", "BINARY", "--connect-timeout", "2", "--output-dir", str(out)],
+        ):
+            proc = edgeload(*args, env=env_for(fake.url), cwd=workdir)
+            assert proc.returncode != 0, proc.stdout[-1000:]
+            assert "token" in (proc.stdout + proc.stderr).lower()  # it says what is wrong
+            assert_no_canary(proc, out)
+        assert any(h.get("x-api-token") == CANARY for h in fake.headers)  # it was really sent
+
+
+def test_a_target_never_shows_its_token():
+    target = Target(kind="real", url="http://127.0.0.1:30101", token=CANARY)
+    shown = repr(target) + str(target) + target.describe() + json.dumps(target.as_record())
+    assert not find_canary(shown)
+
+
+# -- never the Groundlight cloud -------------------------------------------------------------
+
+CLOUD = "https://api.groundlight.ai"
+SCENARIOS = {
+    "throughput": ["throughput", "BINARY"],
+    "fps": ["fps", "BINARY"],
+    "memory-pressure": ["memory-pressure", "1", "BINARY"],
+    "rollouts": ["rollouts", "1"],
+}
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Fail on any name lookup or connection (nothing may leave this process)."""
+    attempts: list[str] = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(repr(args[:2]))
+        raise OSError("network access is not allowed in this test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    return attempts
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+@pytest.mark.parametrize("host", [CLOUD, "http://edge.groundlight.ai:30101"])
+def test_every_scenario_refuses_the_groundlight_cloud(
+    name, host, no_network, monkeypatch, capsys, tmp_path
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GROUNDLIGHT_ENDPOINT", host)
+    monkeypatch.setenv("GROUNDLIGHT_API_TOKEN", CANARY)
+    code = cli.main(SCENARIOS[name])
+    out, err = capsys.readouterr()
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Groundlight cloud" in lines[0], err
+    assert no_network == [], "a request was attempted"
+    assert not any(tmp_path.iterdir()), "nothing is written for a refused run"
+    assert not find_canary(out + err)
+
+
+@pytest.mark.parametrize("locustfile", ["throughput.py", "fps.py"])
+def test_the_locustfiles_refuse_the_groundlight_cloud(locustfile, tmp_path):
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(REPO / "locustfiles" / locustfile)]
+        + ["--headless", "--output-dir", str(tmp_path)],
+        env=env_for(CLOUD),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    ours = [
+        line
+        for line in proc.stderr.splitlines()
+        if line.strip() and not (line.startswith("[") and "/locust." in line)
+    ]
+    assert len(ours) == 1 and "Groundlight cloud" in ours[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not find_canary(proc.stdout + proc.stderr)
+    assert time.monotonic() - started < 60
