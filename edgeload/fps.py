@@ -433,7 +433,7 @@ def options_from_args(args: Any) -> FpsOptions:
             "--provision-timeout", getattr(args, "provision_timeout", 1800)
         ),
         sim_profile=str(getattr(args, "sim_profile", None) or "demo"),
-        time_scale=parse_positive_float("--time-scale", getattr(args, "time_scale", 1)),
+        time_scale=parse_positive_float("--sim-time-scale", getattr(args, "time_scale", 1)),
         ca_bundle=parse_ca_bundle(getattr(args, "ca_bundle", None)),
     )
 

@@ -103,6 +103,7 @@ class ThroughputRun:
         self.finalizing = False
         self._final_timer: gevent.Greenlet | None = None
         self._step_written: tuple[int, int] | None = None  # last step record of this log
+        self._step_announced: tuple[int, int] | None = None  # last step printed on the console
 
     # -- set-up ----------------------------------------------------------------------------
     def open_log(self) -> None:
@@ -112,6 +113,7 @@ class ThroughputRun:
         self.finished = False
         self.started = False
         self._step_written = None
+        self._step_announced = None
 
     def header(self) -> dict:
         from edgeload.metadata import collect_timestamp
@@ -200,6 +202,8 @@ class ThroughputRun:
         # the endpoint measured is the target's, whatever the web UI's host field says
         self.environment.host = self.target.url
         users.reset_context(self.environment)
+        if not _is_master(self.environment):
+            users.warm_up(self.environment)
         current = getattr(self.environment.shape_class, "current", None)
         if current is not None and self._step_written is None:  # the step began before the log
             self.on_step(*current)
@@ -253,7 +257,10 @@ class ThroughputRun:
                 "expected_rps": expected,
             }
         )
-        say(f"step {step + 1}: {clients_count} clients, expecting {expected:g} requests/s")
+        # a header rewrite writes the first step record again; print it only once
+        if self._step_announced != (step, clients_count):
+            self._step_announced = (step, clients_count)
+            say(f"step {step + 1}: {clients_count} clients, expecting {expected:g} requests/s")
 
     def on_test_stop(self, **_: Any) -> None:
         if self.finished or self.finalizing:
@@ -562,6 +569,7 @@ def _on_worker_init(environment: Any) -> None:
         from edgeload.samplers import SamplingLoop, generator_sampler
 
         users.reset_context(environment)
+        users.warm_up(environment)
         if state["sampling"] is not None:
             state["sampling"].stop(timeout_s=2.0)
         interval = float(getattr(environment.parsed_options, "system_sample_interval_seconds", 5))

@@ -211,6 +211,18 @@ def process_context(environment: Any) -> ProcessContext:
     return context
 
 
+def warm_up(environment: Any) -> None:
+    """Build this process's context (image pool, SDK client) before its users spawn, so that
+    the first ramp step does not lose its first second to SDK start-up. A failure here is left
+    for the first user to meet and report."""
+    try:
+        context = process_context(environment)
+        if context.client_kind == "sdk":
+            context.sdk()
+    except Exception:  # noqa: BLE001 - the users raise it again, with Locust's own reporting
+        reset_context(environment)
+
+
 class EdgeQueryUser(FastHttpUser):
     """A client of the edge endpoint: one paced image query after another (closed model), or
     paced arrivals that do not wait for earlier answers (open model)."""

@@ -82,7 +82,13 @@ def _add_options(parser, **_kwargs) -> None:
         "--ca-bundle", default="", help="PEM file of the CA(s) of an https endpoint's certificate"
     )
     group.add_argument("--sim-profile", default="demo", help="embedded simulator profile")
-    group.add_argument("--time-scale", default="1", help="embedded simulator time scale")
+    group.add_argument(
+        "--sim-time-scale",
+        "--time-scale",
+        dest="time_scale",
+        default="1",
+        help="embedded simulator time scale",
+    )
 
 
 def _options_from(parsed) -> object:

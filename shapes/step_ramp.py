@@ -38,12 +38,18 @@ def step_at(
     return step, min((step + 1) * step_size, max_clients)
 
 
+def spawn_rate(step_size: int) -> float:
+    """Users per second to spawn a step's new clients within ~50 ms, so that every step runs
+    its full length at its full client count (and a distributed master is done dispatching
+    before the next tick)."""
+    return float(max(20, 20 * step_size))
+
+
 class StepRampShape(LoadTestShape):
     """The step ramp as a Locust shape, driven by the run's options.
 
-    Each step is spawned at once (spawn rate = the clients the step adds, at least 1 per
-    second): a distributed master does not call `tick()` while it is still dispatching users,
-    so a slow spawn rate would swallow short steps.
+    Each step is spawned at once (see `spawn_rate`): a distributed master does not call
+    `tick()` while it is still dispatching users, so a slow spawn rate would swallow short steps.
 
     `on_step(step, clients)` is called at each step change (again after `reset_time()`, which a
     distributed master calls once more as its test starts), `on_complete()` when the ramp has
@@ -87,4 +93,4 @@ class StepRampShape(LoadTestShape):
             self._last_step = step
             if self.on_step is not None:
                 self.on_step(step, clients)
-        return clients, float(max(1, step_size))
+        return clients, spawn_rate(step_size)

@@ -368,8 +368,8 @@ def test_options_defaults_and_sizes():
         ({"image_size": ["0x480"]}, "image width must be between"),
         ({"image_width": "-640"}, "--image-width must be at least 1"),
         ({"client": "grpc"}, "unknown client"),
-        ({"time_scale": "0"}, "--time-scale must be a positive number"),
-        ({"time_scale": "nan"}, "--time-scale must be a positive number"),
+        ({"time_scale": "0"}, "--sim-time-scale must be a positive number"),
+        ({"time_scale": "nan"}, "--sim-time-scale must be a positive number"),
         (
             {"detector_id": "det_x", "image_size": ["1x1", "2x2"]},
             "--detector-id names one detector",

@@ -234,3 +234,71 @@ def test_sigterm_too(tmp_path, sig):
     assert proc.returncode == 130
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert read_results(run_dir / RESULTS_FILENAME)["status"] == "interrupted"
+
+
+def test_vram_balance_checked_on_the_end_state_of_two_gpus(tmp_path, monkeypatch):
+    """The run ends as soon as every pod is online; a last resources sample taken then gives the
+    balance check its data even when no periodic sample falls after that moment."""
+    from edgeload import samplers
+
+    class StartOnlySampling(samplers.SamplingLoop):  # one periodic sample, at the start
+        def __init__(self, samplers_, interval_s, emit, **kwargs):
+            super().__init__(samplers_, 1e6, emit, **kwargs)
+
+    monkeypatch.setattr(samplers, "SamplingLoop", StartOnlySampling)
+    code, r, _ = run_cli(
+        ["memory-pressure", "4", "BINARY", "--time-scale", SCALE, "--sim-profile", "gpu-2x"],
+        tmp_path,
+    )
+    assert code == 0
+    bal = r["memory"]["vram_balance"]
+    assert checks(r)["VRAM spread evenly across GPUs"] is True, bal
+    assert bal["gpus"] == 2 and bal["samples_checked"] == 1
+    assert r["memory"]["samples"] == 2  # the one at the start and the final one
+    assert bal["worst"]["t"] >= r["pods"]["all_pods_ready_t"]
+    # the final sample holds every pod: 4 detectors x (900 MiB primary + 500 MiB OODD), spread
+    assert sum(bal["worst"]["vram_used_bytes"]) == 4 * 1400 * 2**20
+    assert bal["worst"]["gap_bytes"] <= bal["bound_bytes"]
+
+
+def test_an_imbalanced_final_sample_fails_the_run():
+    from edgeload.scenarios import memory, runner
+
+    det = "det_" + "A" * 28
+    opts = runner.ScenarioOptions(
+        scenario=runner.MEMORY_PRESSURE,
+        num_detectors=1,
+        mode="BINARY",
+        stop_rule=runner.STOP_ALL_EDGE_IN_ONE_ITERATION,
+        timeout_s=600,
+    )
+    gib = 2**30
+
+    def sample(t: float, used: list[int]) -> dict:
+        record = {
+            "ram_used_bytes": 8 * gib,
+            "ram_pct": 25.0,
+            "gpus": [
+                {"index": i, "name": "L4", "vram_used_bytes": u, "vram_total_bytes": 24 * gib}
+                for i, u in enumerate(used)
+            ],
+        }
+        raw = {
+            "system": {"ram_bytes": {"eviction_threshold_pct": 90}},
+            "detectors": [{"detector_id": det, "gpu": {"vram_bytes": {"primary": 900 * 2**20}}}],
+        }
+        return memory.memory_sample(t, record, raw)
+
+    def results(final_used: list[int]) -> dict:
+        state = runner.RunState(
+            status="completed", t_up=0.0, t_first_query=1.0, t_goal=50.0, t_end=50.0
+        )
+        state.detectors = [{"id": det, "name": "d", "mode": "BINARY"}]
+        state.memory_samples = [sample(0.0, [0, 0]), sample(50.0, final_used)]
+        return runner.build_results(opts, {"kind": "simulated"}, 1.0, state)
+
+    even = results([3 * gib, 3 * gib])
+    skewed = results([6 * gib, 0])  # every pod on one GPU: 6 GiB apart, bound ~1.36 GiB
+    assert checks(even)["VRAM spread evenly across GPUs"] is True
+    assert checks(skewed)["VRAM spread evenly across GPUs"] is False
+    assert skewed["exit_code"] == 1

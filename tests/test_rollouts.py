@@ -8,6 +8,12 @@ from edgeload.cli import main
 from edgeload.scenarios.results import RESULTS_FILENAME, read_results
 
 SCALE = "100"
+# Label submissions and image queries are real HTTP round trips through the SDK (tens of ms on
+# a loaded 2-core machine); at SCALE each costs seconds of simulated time, and the test below
+# needs ~30 more labels per detector to train a new model within --duration. At this scale,
+# with a label every simulated second, the first retrained model lands ~30-60 simulated s
+# after the goal, well within the 150 s, even when the CPU is busy.
+LABELLING_SCALE = "40"
 
 
 def run_cli(argv: list[str], tmp_path: Path) -> tuple[int, dict]:
@@ -26,11 +32,13 @@ def test_three_detectors_roll_out_one_at_a_time(tmp_path, capsys):
             "rollouts",
             "3",
             "--time-scale",
-            SCALE,
+            LABELLING_SCALE,
             "--sim-profile",
             "fast-rollouts",
             "--duration",
             "150",
+            "--label-interval",
+            "1",
         ],
         tmp_path,
     )

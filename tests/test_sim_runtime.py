@@ -226,6 +226,49 @@ def test_rollout_surge_pod_pending_keeps_old_serving() -> None:
     assert box.detectors[DET[0]].model_version == 1 and box.readiness(DET[0])
 
 
+def _slot_on_replaced_pod(box: EdgeBox, clock: ManualClock, cloud: Cloud) -> Slot:
+    """Roll out version 2 of DET[0], holding a request on the old primary pod until that pod
+    starts terminating: the returned slot was taken at most 10 ms before the termination."""
+    box.register_detector(DET[0], "BINARY")
+    run(box, clock, 30)
+    assert box.readiness(DET[0])
+    cloud.versions[DET[0]] = 2
+    slot = None
+    for _ in range(100_000):
+        clock.advance(0.01)
+        box.tick()
+        if slot is not None and slot.pod.terminating_since is not None:
+            return slot
+        if slot is not None:
+            assert box.release(slot)
+        slot = box.try_acquire(DET[0], 640 * 480)
+        assert isinstance(slot, Slot) and slot.model_version == 1
+    raise AssertionError("the old pod was never replaced")
+
+
+def test_request_in_flight_on_a_replaced_pod_finishes_within_the_grace_period() -> None:
+    """A rollout terminates the old pod; its in-flight request (27 ms of service) finishes
+    within the termination grace period (1 s), even when the server gets round to releasing it
+    only after the pod is gone (a loaded machine at a high time scale)."""
+    box, clock, cloud = make_box("fast-rollouts")  # no switch-over errors, 1 s grace
+    slot = _slot_on_replaced_pod(box, clock, cloud)
+    grace = box.profile.pods.termination_grace_s
+    assert slot.acquired_at + slot.service_s < slot.pod.terminating_since + grace
+    run(box, clock, grace + 1.0, step=0.1)  # released late: the old pod is gone meanwhile
+    assert slot.pod.name not in box.pods
+    assert box.release(slot) is True
+    assert box.readiness(DET[0])
+
+
+def test_request_outlasting_the_grace_period_fails() -> None:
+    # a 5 s service time cannot finish within a 1 s termination grace period: killed with the pod
+    box, clock, cloud = make_box("fast-rollouts", **{"service.fixed_ms": 5000})
+    slot = _slot_on_replaced_pod(box, clock, cloud)
+    run(box, clock, 10, step=0.1)
+    assert slot.pod.name not in box.pods
+    assert box.release(slot) is False
+
+
 def test_switchover_error_window() -> None:
     box, clock, cloud = make_box("switchover-errors")  # 2 s window
     box.register_detector(DET[0], "BINARY")
@@ -476,6 +519,84 @@ def test_gpu_compute_follows_the_capacity_knee_of_one_detector() -> None:
     assert figures[capacity * 1.2] > 97  # past the knee: all workers always busy
     # the answer to the old double count: 40 requests/s is about half of the GPU, not all of it
     assert 50 < figures[40] < 60
+
+
+def _edge_app_load(
+    box: EdgeBox, clock: ManualClock, det: str, rps: float, seconds: float
+) -> tuple[int, int]:
+    """Like `_offered_load`, but every request also goes through the edge app: it enters on
+    arrival and leaves when its inference is done, so requests waiting for a worker are in
+    flight in the edge app. Returns (requests finished, most requests in flight at once)."""
+    step = 0.001
+    next_arrival = clock.now()
+    waiting = 0
+    finished = 0
+    most_in_flight = 0
+    held: list[tuple[float, Slot]] = []
+    end = clock.now() + seconds
+    while clock.now() < end:
+        clock.advance(step)
+        now = clock.now()
+        for item in [h for h in held if h[0] <= now]:
+            held.remove(item)
+            box.release(item[1])
+            box.edge_app_exit()
+            finished += 1
+        while next_arrival <= now:
+            next_arrival += 1.0 / rps
+            waiting += 1
+            box.edge_app_enter()
+        while waiting:
+            slot = box.try_acquire(det, 640 * 480)
+            if not isinstance(slot, Slot):
+                break
+            waiting -= 1
+            held.append((now + slot.service_s, slot))
+        most_in_flight = max(most_in_flight, box.edge_app_busy)
+        box.tick()
+    return finished, most_in_flight
+
+
+def test_cpu_follows_request_rate_not_queue_length() -> None:
+    from edgeload.sim import status
+
+    profile = load_profile("gpu-1x")
+    cores = profile.box.cpu_cores
+    capacity = capacity_rps(profile, 640 * 480)  # ~73.5 requests/s
+    figures: dict[float, dict] = {}
+    in_flight: dict[float, int] = {}
+    served: dict[float, float] = {}
+    seconds = 6.0
+    for rps in (20, 40, 60, capacity * 1.5, capacity * 3):
+        box, clock, _ = make_box("gpu-1x")  # each load on an idle box with a Ready detector
+        box.register_detector(DET[0], "BINARY")
+        run(box, clock, 90)
+        idle_cpu = status.resources_json(box)["system"]["cpu_utilization_pct"]
+        assert idle_cpu["edge_endpoint"] == 0 and idle_cpu["detectors"] == 0
+        finished, in_flight[rps] = _edge_app_load(box, clock, DET[0], rps, seconds)
+        served[rps] = finished / seconds
+        figures[rps] = status.resources_json(box)["system"]["cpu_utilization_pct"]
+    edge = {rps: f["edge_endpoint"] for rps, f in figures.items()}
+    # edge app: request rate x CPU time per request, over the box's cores
+    for rps in (20, 40, 60):
+        expected = 100 * rps * status.EDGE_APP_CPU_S_PER_REQUEST / cores
+        assert edge[rps] == pytest.approx(expected, rel=0.15, abs=0.15)
+    assert edge[20] < edge[40] < edge[60]
+    # past the knee the queue grows (hundreds of requests in the edge app at 3x capacity), but
+    # the edge app still finishes only `capacity` requests/s: its CPU does not follow the queue
+    over, far_over = capacity * 1.5, capacity * 3
+    assert in_flight[far_over] > 3 * in_flight[over] > 30
+    assert served[far_over] == pytest.approx(capacity, rel=0.1)
+    at_knee = 100 * capacity * status.EDGE_APP_CPU_S_PER_REQUEST / cores
+    assert edge[over] == pytest.approx(at_knee, rel=0.15)
+    assert edge[far_over] == pytest.approx(edge[over], rel=0.1)
+    # inference pods: busy workers x cores per worker; at the knee both pods' workers are busy
+    pods_at_knee = 100 * 2 * 2 * status.POD_CPU_CORES_PER_BUSY_WORKER / cores
+    assert figures[far_over]["detectors"] == pytest.approx(pods_at_knee, rel=0.05)
+    assert figures[20]["detectors"] < figures[40]["detectors"] < figures[60]["detectors"]
+    # the whole box: well below 100 % at (and past) the knee; no CPU bottleneck on gpu-1x
+    assert figures[far_over]["total"] < 40
+    assert figures[far_over]["total"] == pytest.approx(figures[over]["total"], abs=1.0)
 
 
 def test_detectors_sharing_a_gpu_combine_as_independent_busy_fractions() -> None:

@@ -79,7 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="simulator profile when GROUNDLIGHT_ENDPOINT is not set (configs/profiles/)",
     )
     parser.add_argument(
+        "--sim-time-scale",
         "--time-scale",
+        dest="time_scale",
         type=str,
         default="1",
         help="simulator time scale when GROUNDLIGHT_ENDPOINT is not set (>1 runs faster)",

@@ -71,7 +71,9 @@ def add_common_arguments(
         f"GROUNDLIGHT_ENDPOINT is not set; {sim_default} when not given",
     )
     parser.add_argument(
+        "--sim-time-scale",
         "--time-scale",
+        dest="time_scale",
         default="1",
         help="simulator time scale when GROUNDLIGHT_ENDPOINT is not set (>1 runs faster; "
         "reported times stay in simulated seconds)",
@@ -116,9 +118,9 @@ def _ca_bundle(text: Any) -> str | None:
 
 
 def _time_scale(text: Any) -> float:
-    value = number("--time-scale", text)
+    value = number("--sim-time-scale", text)
     if not value > 0:
-        raise UsageError(f"--time-scale must be positive, got {text!r}")
+        raise UsageError(f"--sim-time-scale must be positive, got {text!r}")
     return value
 
 

@@ -269,7 +269,7 @@ def _check_options(opts: ScenarioOptions) -> None:
     if opts.refresh_rate_hint is not None and not 0 < opts.refresh_rate_hint <= 86400:
         raise UsageError("--refresh-rate-hint must be in (0, 86400] seconds")
     if not opts.time_scale > 0:
-        raise UsageError(f"--time-scale must be positive, got {opts.time_scale:g}")
+        raise UsageError(f"--sim-time-scale must be positive, got {opts.time_scale:g}")
     k8s = opts.k8s
     if k8s not in ("auto", "off") and not k8s.startswith(("http://", "https://")):
         raise UsageError(f"--k8s must be auto, off or a URL (http://...), got {k8s!r}")
@@ -500,8 +500,19 @@ def _run(
                     before=lambda d=det, b=data: gl.ask_async(d.id, b, human_review="NEVER").id,
                 )
         clock.sleep(it_start + opts.iteration_interval_s - clock.now())
+    _final_samples(state, sampling)
     state.status = "completed"
     state.reason = _goal_text(opts) + " reached"
+
+
+def _final_samples(state: RunState, sampling: Any) -> None:
+    """The run ends as soon as its goal is reached, usually before the next periodic sample:
+    list the pods one last time, then take one more resources sample, so the end state (every
+    pod online) is measured and the checks on the steady state have data."""
+    if state.watcher is not None:
+        state.watcher.stop()  # ends the watch with a last list of the pods (idempotent)
+    sampling.stop()  # no periodic sample runs concurrently with this one (idempotent)
+    sampling.sample_once()
 
 
 def _goal_text(opts: ScenarioOptions) -> str:

@@ -105,6 +105,10 @@ class Pod:
     restart_at: float | None = None  # CrashLoopBackOff: container restarts then
     terminating_since: float | None = None
     incarnation: int = 0  # bumped when the container dies: in-flight requests then fail
+    # simulated time each past incarnation's container died (OOM kill, or removal once the
+    # termination grace period is over): a request on it fails only if its service would have
+    # ended later than that (see `EdgeBox.release`)
+    died_at: dict[int, float] = field(default_factory=dict)
     busy: int = 0
     busy_area: float = 0.0  # integral of busy workers over simulated time
     busy_changed_at: float = 0.0
@@ -211,14 +215,13 @@ class EdgeBox:
             "requests_overloaded": 0,
         }
         self.max_concurrent_rollouts = 0
-        self.edge_app_busy = 0
-        self.edge_app_area = 0.0
-        self.edge_app_changed_at = 0.0
+        self.edge_app_busy = 0  # image queries inside the edge app now (incl. queued ones)
+        self.edge_app_requests = 0  # image queries the edge app has finished, ever
         self.t = clock.now()  # the simulated time state changes are stamped with
         self.started_wall = clock.wall()
-        self._util_samples: deque[tuple[float, dict[str, float], float]] = deque()
+        # (time, busy-worker area per pod, edge-app requests finished so far)
+        self._util_samples: deque[tuple[float, dict[str, float], int]] = deque()
         self._next_util_sample = 0.0
-        self._removed_area: dict[str, float] = {}  # area of pods gone within the window
         # the edge-endpoint pod (edge app, nginx, updater) exists from the start
         self.edge_pod_name = f"edge-endpoint-{self._hash('edge-endpoint', 10)}-{self._suffix()}"
         self.edge_pod_uid = self._uid("edge-endpoint")
@@ -257,16 +260,13 @@ class EdgeBox:
         pod.busy = max(0, pod.busy + delta)
 
     def edge_app_enter(self) -> None:
-        t = self.clock.now()
-        self.edge_app_area += self.edge_app_busy * max(0.0, t - self.edge_app_changed_at)
-        self.edge_app_changed_at = t
         self.edge_app_busy += 1
 
     def edge_app_exit(self) -> None:
-        t = self.clock.now()
-        self.edge_app_area += self.edge_app_busy * max(0.0, t - self.edge_app_changed_at)
-        self.edge_app_changed_at = t
+        """One image query left the edge app. Its CPU use is counted per finished request
+        (a request waiting for an inference worker costs the edge app no CPU)."""
         self.edge_app_busy = max(0, self.edge_app_busy - 1)
+        self.edge_app_requests += 1
 
     # ---------------------------------------------------------------- memory
 
@@ -390,6 +390,7 @@ class EdgeBox:
             pod.ready_changed_at = t
         pod.restart_count += 1
         pod.oom_kills += 1
+        pod.died_at[pod.incarnation] = t
         pod.incarnation += 1
         self._set_busy(pod, -pod.busy, t)
         backoff = self.profile.pods.crash_backoff_s * (2 ** (pod.oom_kills - 1))
@@ -402,8 +403,8 @@ class EdgeBox:
             self._fail_queue(det)
 
     def _remove_pod(self, pod: Pod, t: float) -> None:
-        self._removed_area[pod.name] = pod.area(t)
         del self.pods[pod.name]
+        pod.died_at[pod.incarnation] = t
         pod.incarnation += 1
         pod.started_at = None
         pod.ready = False
@@ -680,15 +681,27 @@ class EdgeBox:
         )
 
     def release(self, slot: Slot) -> bool:
-        """Give a slot back; False when the pod died meanwhile (the request failed)."""
+        """Give a slot back; False when the pod died before the request's service time was
+        over (the request failed).
+
+        Judged in simulated time: a request whose service ended before its pod died succeeded,
+        even if it is released later. The asyncio layer releases a slot when its sleep wakes up,
+        which on a busy machine can be many simulated seconds late at a high time scale; a
+        replaced pod that is removed meanwhile (its termination grace period over) must not
+        fail a request that in simulated time finished well within that grace period, as a
+        real pod's graceful shutdown lets in-flight requests finish."""
         t = self.clock.now()
-        alive = slot.pod.incarnation == slot.incarnation
-        if alive:
-            self._set_busy(slot.pod, -1, t)
+        pod = slot.pod
+        same_container = pod.incarnation == slot.incarnation
+        if same_container:
+            self._set_busy(pod, -1, t)
         if slot.oodd is not None and slot.oodd.incarnation == slot.oodd_incarnation:
             self._set_busy(slot.oodd, -1, t)
-        self.dispatch(slot.pod.detector_id)
-        return alive
+        self.dispatch(pod.detector_id)
+        if same_container:
+            return True
+        died_at = pod.died_at.get(slot.incarnation)
+        return died_at is not None and slot.acquired_at + slot.service_s <= died_at
 
     def queue_length(self, detector_id: str) -> int:
         det = self.detectors.get(detector_id)
@@ -749,23 +762,25 @@ class EdgeBox:
             return
         self._next_util_sample = now + 1.0
         areas = {name: p.area(now) for name, p in self.pods.items()}
-        edge = self.edge_app_area + self.edge_app_busy * max(0.0, now - self.edge_app_changed_at)
-        self._util_samples.append((now, areas, edge))
+        self._util_samples.append((now, areas, self.edge_app_requests))
         while len(self._util_samples) > 2 and now - self._util_samples[1][0] >= _UTIL_WINDOW_S:
             self._util_samples.popleft()
-        if len(self._removed_area) > 1000:
-            self._removed_area.clear()
 
-    def busy_workers_avg(self) -> tuple[dict[str, float], float]:
-        """Average busy workers per pod, and of the edge app, over the last few seconds."""
+    def busy_workers_avg(self) -> dict[str, float]:
+        """Average busy workers per pod over the last few seconds."""
         now = self.clock.now()
         areas_now = {name: p.area(now) for name, p in self.pods.items()}
-        edge_now = self.edge_app_area + self.edge_app_busy * max(
-            0.0, now - self.edge_app_changed_at
-        )
         if not self._util_samples or now - self._util_samples[0][0] <= 0:
-            return ({n: float(p.busy) for n, p in self.pods.items()}, float(self.edge_app_busy))
-        t0, areas0, edge0 = self._util_samples[0]
+            return {n: float(p.busy) for n, p in self.pods.items()}
+        t0, areas0, _ = self._util_samples[0]
         dt = now - t0
-        avg = {n: max(0.0, a - areas0.get(n, 0.0)) / dt for n, a in areas_now.items()}
-        return avg, max(0.0, edge_now - edge0) / dt
+        return {n: max(0.0, a - areas0.get(n, 0.0)) / dt for n, a in areas_now.items()}
+
+    def edge_app_request_rate(self) -> float:
+        """Image queries per simulated second that the edge app finished, over the last few
+        seconds (0 before the first utilization sample)."""
+        now = self.clock.now()
+        if not self._util_samples or now - self._util_samples[0][0] <= 0:
+            return 0.0
+        t0, _, finished0 = self._util_samples[0]
+        return max(0, self.edge_app_requests - finished0) / (now - t0)

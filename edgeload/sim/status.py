@@ -1,7 +1,11 @@
 """Status views of the simulated box: /status/resources.json, metrics.json parts, admin state.
 
 All pure functions of an `EdgeBox`; figures come from the simulated state (memory of running
-containers, busy inference workers and edge-app requests averaged over the last seconds).
+containers, busy inference workers and the edge app's request rate over the last seconds).
+
+CPU: inference pods use POD_CPU_CORES_PER_BUSY_WORKER per busy worker (averaged); the edge app
+uses EDGE_APP_CPU_S_PER_REQUEST per image query it finishes, i.e. request rate x CPU time, so
+its figure rises with throughput but not with the number of requests queued for a worker.
 
 GPU compute utilization is a capacity measure, consistent with the service model: a detector
 whose inference workers are all busy (its capacity knee, e.g. 2 workers / 27.2 ms ~ 73
@@ -30,10 +34,14 @@ from edgeload.sim.k8s import (
 )
 from edgeload.sim.pods import EdgeBox
 
-# CPU cores a busy inference worker / a busy edge-app request keeps busy (pre/post-processing);
-# idle system load. Rough figures: they only need to move with load.
+# CPU cores a busy inference worker keeps busy (pre/post-processing around its GPU time).
 POD_CPU_CORES_PER_BUSY_WORKER = 0.35
-EDGE_APP_CPU_CORES_PER_BUSY_REQUEST = 0.5
+# CPU seconds the edge app spends per image query (HTTP parsing, image decode, forwarding to the
+# inference server). Its CPU therefore follows the request rate: a request waiting for an
+# inference worker is an idle coroutine, not a busy core, so a queue past the capacity knee does
+# not raise it. A few ms, like a 640x480 JPEG decode.
+EDGE_APP_CPU_S_PER_REQUEST = 0.004
+# idle system load. Rough figures: they only need to move with load.
 IDLE_OTHER_CPU_PCT = 2.0
 MEMORY_BANDWIDTH_PER_COMPUTE = 0.6  # memory-bandwidth % per compute %
 OODD_COMPUTE_SHARE = 0.3  # of a request's GPU time, the OODD model's part (the rest: primary)
@@ -54,7 +62,7 @@ def resources_json(box: EdgeBox) -> dict[str, Any]:
     """The real `/status/resources.json` shape (in-cluster variant)."""
     profile = box.profile
     cores = profile.box.cpu_cores
-    avg_busy, edge_busy = box.busy_workers_avg()
+    avg_busy = box.busy_workers_avg()
     unified = profile.box.unified_memory
 
     per_det: dict[str, dict[str, dict[str, float]]] = {}
@@ -95,7 +103,7 @@ def resources_json(box: EdgeBox) -> dict[str, Any]:
         ):
             d[key][pod.role] = d[key].get(pod.role, 0) + value
 
-    edge_cpu = 100.0 * edge_busy * EDGE_APP_CPU_CORES_PER_BUSY_REQUEST / cores
+    edge_cpu = 100.0 * box.edge_app_request_rate() * EDGE_APP_CPU_S_PER_REQUEST / cores
     cpu_total = min(
         100.0, totals["cpu_det"] + totals["cpu_loading"] + edge_cpu + IDLE_OTHER_CPU_PCT
     )
