@@ -21,7 +21,6 @@ marked interrupted, and a non-zero exit code.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -41,7 +40,6 @@ from edgeload.throughput_inputs import OPTIONS, Inputs, validate_inputs
 logger = logging.getLogger(__name__)
 
 SCENARIO = "throughput"
-RESULTS_FILENAME = "load_test_results.json"
 EXIT_FAILED = 1
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
@@ -363,89 +361,21 @@ class ThroughputRun:
         return EXIT_FAILED
 
     def write_report(self, status: str, reason: str) -> None:
+        from reporting import write_reports
+
         run_dir = self.run_dir
         try:
-            from reporting import write_reports
-        except ImportError:
-            write_reports = None
-        if write_reports is not None:
-            try:
-                write_reports(run_dir)
-                say(f"run folder: {run_dir}")
-                return
-            except Exception as exc:  # the log is safe; say why the report is missing
-                say(f"error: the report could not be written ({exc}); writing a summary only")
-        write_minimal_results(run_dir, status, reason)
+            write_reports(run_dir)
+        except Exception as exc:  # the log is complete and safe; the report can be redone
+            say(
+                f"error: the report could not be written ({exc}); the log is intact: "
+                f"re-run it with `edgeload report {run_dir}`"
+            )
         say(f"run folder: {run_dir}")
 
     def shutdown_target(self) -> None:
         if self.target is not None:
             self.target.close()
-
-
-def write_minimal_results(run_dir: Path, status: str, reason: str) -> Path:
-    """A small `load_test_results.json` (the seed's inputs/outputs/metadata) from the log,
-    used until (or when) the reporter cannot run."""
-    header: dict = {}
-    steps: list[dict] = []
-    total = ok = 0
-    latency_sum = 0.0
-    per_step: dict[Any, list[int]] = {}
-    first_t = last_t = None
-    with open(run_dir / logschema.LOG_FILENAME, encoding="utf-8") as log:
-        for line in log:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            kind = record.get("type")
-            if kind == logschema.HEADER:
-                header = record
-            elif kind == logschema.STEP:
-                steps.append(record)
-            elif kind == logschema.REQUESTS:
-                total += record["n"]
-                ok += sum(record["ok"])
-                latency_sum += sum(record["latency_ms"])
-                if record["n"]:
-                    first_t = min(record["t"] + ([first_t] if first_t is not None else []))
-                    last_t = max(record["t"] + ([last_t] if last_t is not None else []))
-                for step, success in zip(record["step"], record["ok"], strict=True):
-                    counts = per_step.setdefault(step, [0, 0])
-                    counts[0] += 1
-                    counts[1] += success
-    duration = (last_t - first_t) if first_t is not None and last_t is not None else 0.0
-    results = {
-        "schema_version": 1,
-        "status": status,
-        "reason": reason,
-        "target": header.get("target"),
-        "inputs": header.get("inputs"),
-        "outputs": {
-            "throughput_summary": {
-                "total_requests": total,
-                "successful_requests": ok,
-                "failed_requests": total - ok,
-                "duration_s": duration,
-                "overall_rps": total / duration if duration > 0 else None,
-                "mean_latency_ms": latency_sum / total if total else None,
-                "steps": [
-                    {
-                        "step": s["step"],
-                        "clients": s["clients"],
-                        "expected_rps": s["expected_rps"],
-                        "requests": per_step.get(s["step"], [0, 0])[0],
-                        "successful_requests": per_step.get(s["step"], [0, 0])[1],
-                    }
-                    for s in steps
-                ],
-            }
-        },
-        "metadata": header.get("metadata"),
-    }
-    path = run_dir / RESULTS_FILENAME
-    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    return path
 
 
 # --------------------------------------------------------------------------------------------
