@@ -230,10 +230,12 @@ class ThroughputRun:
             samplers, self.inputs.system_sample_interval_seconds, self.sink.add_utilization
         ).start()
 
-    def stop_sampling(self) -> None:
+    def stop_sampling(self, final_sample: bool = False) -> None:
         if self.sampling is not None:
             sampling, self.sampling = self.sampling, None
             sampling.stop(timeout_s=2.0)
+            if final_sample:  # covers the run's last seconds, up to its end
+                sampling.sample_once()
 
     def on_step(self, step: int, clients_count: int) -> None:
         if self.sink is None:
@@ -305,7 +307,7 @@ class ThroughputRun:
             # would exit mid-report: ours lets the report complete and marks the run
             self.signals.install()
         try:
-            self.stop_sampling()
+            self.stop_sampling(final_sample=self.signal_name is None)
             if status is None:
                 status, reason = self.status()
             count = int(self.environment.stats.total.num_requests)
