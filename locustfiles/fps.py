@@ -44,7 +44,7 @@ class _Run:
     done = False  # the user finished (completed, or failed with an error)
     interrupted = False  # the user was stopped (web UI stop, Ctrl-C) before it finished
     finished = False  # the report is written
-    sigterm_watcher = None
+    signal_watchers: list = []  # our SIGTERM/SIGINT handlers until the report is written
 
     def reset(self) -> None:
         """A new run in the same process (the web UI's start after a stop)."""
@@ -129,9 +129,15 @@ def _on_init(environment, **_kwargs) -> None:
         sys.stderr.write(f"locust fps: error: {exc}\n")
         sys.exit(exc.exit_code)  # before any load; Locust's own bad options exit the same way
     # Headless Locust installs its SIGTERM handler only after a shape test ends, so until then
-    # SIGTERM would kill the process without a report: treat it like Ctrl-C instead.
+    # SIGTERM would kill the process without a report: treat it like Ctrl-C instead. Ctrl-C
+    # itself goes the same way: Python raises KeyboardInterrupt in whichever greenlet runs when
+    # the signal lands (often the user's, which then just dies), a hub callback raises it in
+    # the main greenlet, where Locust stops the run.
     if environment.parsed_options.headless:
-        RUN.sigterm_watcher = gevent.signal_handler(signal.SIGTERM, _sigterm_as_ctrl_c)
+        RUN.signal_watchers = [
+            gevent.signal_handler(signum, _signal_as_ctrl_c)
+            for signum in (signal.SIGTERM, signal.SIGINT)
+        ]
 
 
 def _check_target(options) -> None:
@@ -147,7 +153,7 @@ def _check_target(options) -> None:
         load_profile(options.sim_profile)
 
 
-def _sigterm_as_ctrl_c() -> None:
+def _signal_as_ctrl_c() -> None:
     # raised in a hub callback, a KeyboardInterrupt is re-raised in the main greenlet, where
     # Locust handles it as Ctrl-C (stop, quitting listeners, exit)
     raise KeyboardInterrupt
@@ -238,9 +244,9 @@ def _finish(environment) -> None:
     if RUN.finished:
         return
     RUN.finished = True
-    if RUN.sigterm_watcher is not None:  # from here on, Locust's own handler is in place
-        RUN.sigterm_watcher.cancel()
-        RUN.sigterm_watcher = None
+    for watcher in RUN.signal_watchers:  # from here on, Locust's own handlers are in place
+        watcher.cancel()
+    RUN.signal_watchers = []
     try:
         if RUN.session is not None:
             from edgeload.fps_report import RESULTS_FILENAME

@@ -104,40 +104,31 @@ class Answer:
 # --------------------------------------------------------------------------- pure analysis
 
 
+def _empty_detector_summary() -> dict[str, Any]:
+    """One detector's counters and milestones before its first answer."""
+    return {
+        "answers": 0,
+        "edge": 0,
+        "cloud": 0,
+        "errors": {},
+        "first_answer_t": None,
+        "first_edge_t": None,
+        "first_edge_iteration": None,
+        "non_edge_after_first_edge": 0,
+        "errors_after_first_edge": {},
+    }
+
+
 def summarize_answers(answers: Sequence[Answer], detector_ids: Sequence[str]) -> dict[str, Any]:
     """Counts and milestones of an answer list (answers in the order they were made)."""
     totals = Counter(a.kind for a in answers)
     errors = Counter(a.category for a in answers if a.kind == ERROR)
-    per: dict[str, dict[str, Any]] = {
-        d: {
-            "answers": 0,
-            "edge": 0,
-            "cloud": 0,
-            "errors": {},
-            "first_answer_t": None,
-            "first_edge_t": None,
-            "first_edge_iteration": None,
-            "non_edge_after_first_edge": 0,
-            "errors_after_first_edge": {},
-        }
-        for d in detector_ids
-    }
+    per: dict[str, dict[str, Any]] = {d: _empty_detector_summary() for d in detector_ids}
     by_iteration: dict[int, dict[str, str]] = {}
     for a in answers:
-        p = per.setdefault(
-            a.detector_id,
-            {
-                "answers": 0,
-                "edge": 0,
-                "cloud": 0,
-                "errors": {},
-                "first_answer_t": None,
-                "first_edge_t": None,
-                "first_edge_iteration": None,
-                "non_edge_after_first_edge": 0,
-                "errors_after_first_edge": {},
-            },
-        )
+        p = per.get(a.detector_id)
+        if p is None:
+            p = per[a.detector_id] = _empty_detector_summary()
         p["answers"] += 1
         if a.kind == ERROR:
             p["errors"][a.category] = p["errors"].get(a.category, 0) + 1
