@@ -364,23 +364,46 @@ def _connection_pool_size(gl: Any) -> int:
         return PRIMING_CONCURRENCY
 
 
-class _Backoff:
-    """Pauses between the polls of one wait (see POLL_FRACTION)."""
+class _Wait:
+    """One provisioning wait: its deadline, a progress line per pending detector every
+    `progress_every_s`, and pauses between polls that start short and grow to `poll_s`
+    (see POLL_FRACTION)."""
 
-    def __init__(self, poll_s: float) -> None:
+    def __init__(
+        self, timeout_s: float, poll_s: float, progress_every_s: float, progress: Progress
+    ) -> None:
+        now = time.monotonic()
+        self.deadline = now + timeout_s
         self.poll_s = poll_s
-        self.reset()
+        self.progress_every_s = progress_every_s
+        self.next_progress = now + progress_every_s
+        self.progress = progress
+        self.restart_backoff()
 
-    def reset(self) -> None:
-        """A new wait starts."""
+    def restart_backoff(self) -> None:
+        """Something new to wait for: poll quickly again."""
         self.started = time.monotonic()
 
     def pause_s(self) -> float:
         waited = time.monotonic() - self.started
         return min(self.poll_s, max(FIRST_POLL_S, waited * POLL_FRACTION))
 
-    def sleep(self, deadline: float) -> None:
-        time.sleep(min(self.pause_s(), max(deadline - time.monotonic(), 0.0)))
+    def pause(
+        self,
+        pending: set[str],
+        timed_out: Callable[[set[str]], str],
+        waiting_for: Callable[[str, float], str],
+    ) -> None:
+        """Between two polls: fail with `timed_out(pending)` past the deadline, print
+        `waiting_for(detector, seconds left)` when a progress line is due, then sleep."""
+        now = time.monotonic()
+        if now >= self.deadline:
+            raise RunFailed(timed_out(pending))
+        if now >= self.next_progress:
+            self.next_progress = now + self.progress_every_s
+            for det_id in sorted(pending):
+                self.progress(waiting_for(det_id, self.deadline - now))
+        time.sleep(min(self.pause_s(), max(self.deadline - time.monotonic(), 0.0)))
 
 
 def _train(
@@ -402,9 +425,7 @@ def _train(
     rounds = dict.fromkeys(added, 0)
     stamp_at_round: dict[str, Any] = {}
     pending = set(added)
-    deadline = time.monotonic() + timeout_s
-    next_progress = time.monotonic() + progress_every_s
-    backoff = _Backoff(poll_s)
+    wait = _Wait(timeout_s, poll_s, progress_every_s, progress)
     while True:
         for det_id in sorted(pending):
             have, acc, stamp = evaluation_of(gl, det_id)
@@ -429,7 +450,7 @@ def _train(
             stamp_at_round[det_id] = stamp
             started = time.monotonic()
             done = prime_detector(
-                gl, det_id, images, count, start_index=added[det_id], deadline=deadline
+                gl, det_id, images, count, start_index=added[det_id], deadline=wait.deadline
             )
             progress(
                 f"detector {det_id}: labelled {done} images in {time.monotonic() - started:.1f} s; "
@@ -438,28 +459,25 @@ def _train(
             added[det_id] += done
             labels[det_id] = have + done
             rounds[det_id] += 1
-            backoff.reset()  # a new wait for training starts
+            wait.restart_backoff()  # a new wait for training starts
         if not pending:
             return
-        now = time.monotonic()
-        if now >= deadline:
-            waiting = ", ".join(
-                f"{i} ({labels.get(i, 0)} labels, accuracy {_fmt(accuracy.get(i))})"
-                for i in sorted(pending)
-            )
-            raise RunFailed(
-                f"training did not finish within {timeout_s:g} s for {waiting}; "
-                "raise the provisioning timeout or check the detectors in the Groundlight app"
-            )
-        if now >= next_progress:
-            next_progress = now + progress_every_s
-            for det_id in sorted(pending):
-                progress(
-                    f"waiting for training of {det_id}: {labels.get(det_id, 0)} labels, "
-                    f"projected accuracy {_fmt(accuracy.get(det_id))} (needs >= {MIN_LABELS} "
-                    f"labels and > {MIN_ACCURACY}); {deadline - now:.0f} s left"
+        wait.pause(
+            pending,
+            lambda waiting: (
+                f"training did not finish within {timeout_s:g} s for "
+                + ", ".join(
+                    f"{i} ({labels.get(i, 0)} labels, accuracy {_fmt(accuracy.get(i))})"
+                    for i in sorted(waiting)
                 )
-        backoff.sleep(deadline)
+                + "; raise the provisioning timeout or check the detectors in the Groundlight app"
+            ),
+            lambda det_id, left: (
+                f"waiting for training of {det_id}: {labels.get(det_id, 0)} labels, "
+                f"projected accuracy {_fmt(accuracy.get(det_id))} (needs >= {MIN_LABELS} "
+                f"labels and > {MIN_ACCURACY}); {left:.0f} s left"
+            ),
+        )
 
 
 def _fmt(value: float | None) -> str:
@@ -491,9 +509,7 @@ def _wait_for_edge(
     pending = {d.id for d in detectors}
     state: dict[str, str] = {}  # what each detector waits for, for the progress line
     configs: dict[str, str | None] = {}
-    deadline = time.monotonic() + timeout_s
-    next_progress = time.monotonic() + progress_every_s
-    backoff = _Backoff(poll_s)
+    wait = _Wait(timeout_s, poll_s, progress_every_s, progress)
     asked_at: dict[str, float] = {}
     attempt = 0
     while True:
@@ -538,21 +554,18 @@ def _wait_for_edge(
         pending -= set(configs)
         if not pending:
             return configs
-        now = time.monotonic()
-        if now >= deadline:
-            waiting = "; ".join(f"{d}: {state.get(d, 'no answer')}" for d in sorted(pending))
-            raise RunFailed(
-                f"the edge did not serve the detectors within {timeout_s:g} s ({waiting}); "
-                "check the endpoint's /status page and inference pods"
-            )
-        if now >= next_progress:
-            next_progress = now + progress_every_s
-            for det_id in sorted(pending):
-                progress(
-                    f"waiting for the edge to serve {det_id}: {state.get(det_id, 'asking')}; "
-                    f"{deadline - now:.0f} s left"
-                )
-        backoff.sleep(deadline)
+        wait.pause(
+            pending,
+            lambda waiting: (
+                f"the edge did not serve the detectors within {timeout_s:g} s ("
+                + "; ".join(f"{d}: {state.get(d, 'no answer')}" for d in sorted(waiting))
+                + "); check the endpoint's /status page and inference pods"
+            ),
+            lambda det_id, left: (
+                f"waiting for the edge to serve {det_id}: {state.get(det_id, 'asking')}; "
+                f"{left:.0f} s left"
+            ),
+        )
 
 
 def answered_from_edge(image_query: Any) -> bool:

@@ -299,7 +299,11 @@ def test_priming_stops_at_the_deadline_and_at_the_first_error():
 def test_waits_poll_fast_first_then_back_off_to_the_poll_period(monkeypatch):
     now = [100.0]
     monkeypatch.setattr(provisioning.time, "monotonic", lambda: now[0])
-    backoff = provisioning._Backoff(2.0)
+
+    def new_wait(poll_s):
+        return provisioning._Wait(600, poll_s, 5.0, progress=lambda line: None)
+
+    backoff = new_wait(2.0)
     pauses = []
     for waited in (0.0, 0.5, 2.0, 5.0, 10.0, 60.0):
         now[0] = 100.0 + waited
@@ -307,6 +311,6 @@ def test_waits_poll_fast_first_then_back_off_to_the_poll_period(monkeypatch):
     assert pauses[0] == provisioning.FIRST_POLL_S
     assert pauses == sorted(pauses) and pauses[-1] == 2.0 and pauses[-2] == 2.0
     assert pauses[3] == pytest.approx(5.0 * provisioning.POLL_FRACTION)
-    backoff.reset()
+    backoff.restart_backoff()
     assert backoff.pause_s() == provisioning.FIRST_POLL_S
-    assert provisioning._Backoff(0.05).pause_s() == 0.05  # never slower than poll_s
+    assert new_wait(0.05).pause_s() == 0.05  # never slower than poll_s
