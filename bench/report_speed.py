@@ -169,9 +169,9 @@ def phases(run_dir: Path) -> list[tuple[str, float]]:
     """Each phase timed on its own, in this process (serially, one after another)."""
     timings = []
     t = time.perf_counter()
-    from reporting.analysis import analyze
-    from reporting.logreader import read_log
-    from reporting.results import build_results, dumps
+    from edgeload.reporting.logreader import read_log
+    from edgeload.reporting.results import build_results, dumps
+    from edgeload.scenarios.throughput.analysis import analyze
 
     timings.append(("import numpy + reporting", time.perf_counter() - t))
     t = time.perf_counter()
@@ -183,7 +183,7 @@ def phases(run_dir: Path) -> list[tuple[str, float]]:
     dumps(build_results(analysis))
     timings.append(("analyse + results JSON", time.perf_counter() - t))
     t = time.perf_counter()
-    from reporting import plots
+    from edgeload.reporting import plots
 
     timings.append(("import matplotlib", time.perf_counter() - t))
     t = time.perf_counter()
@@ -212,7 +212,7 @@ def main() -> int:
         serial = [
             sys.executable,
             "-c",
-            "import sys; from reporting import write_reports; "
+            "import sys; from edgeload.reporting import write_reports; "
             "write_reports(sys.argv[1], parallel=False)",
             str(run_dir),
         ]

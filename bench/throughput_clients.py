@@ -48,9 +48,9 @@ def run_child(case: str, url: str, detector: str, seconds: float, users: int) ->
 
     from edgeload import clients
     from edgeload.images import ImagePool
-    from edgeload.logsink import LogSink, LogWriter
+    from edgeload.scenarios.throughput.logsink import LogSink, LogWriter
+    from edgeload.scenarios.throughput.users import EdgeQueryUser
     from edgeload.sim import DEMO_TOKEN
-    from edgeload.users import EdgeQueryUser
 
     paced = case.startswith("paced")
     client_kind = "sdk" if case.endswith("sdk") else "http"

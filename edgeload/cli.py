@@ -17,10 +17,10 @@ from edgeload.errors import RunFailed, UsageError
 
 # subcommand name -> module; the order is the order shown in --help
 SUBCOMMANDS: dict[str, str] = {
-    "throughput": "edgeload.commands.throughput",
-    "fps": "edgeload.commands.fps",
-    "memory-pressure": "edgeload.commands.memory_pressure",
-    "rollouts": "edgeload.commands.rollouts",
+    "throughput": "edgeload.scenarios.throughput.command",
+    "fps": "edgeload.scenarios.fps.command",
+    "memory-pressure": "edgeload.scenarios.memory_pressure.command",
+    "rollouts": "edgeload.scenarios.rollouts.command",
     "report": "edgeload.commands.report",
     "compare": "edgeload.commands.compare",
     "sim": "edgeload.commands.sim",
@@ -70,6 +70,10 @@ def _one_line_error(parser: argparse.ArgumentParser) -> Callable[[str], NoReturn
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Progress lines must reach a pipe (`| tee run.txt`, a CI log) as they happen, not at exit.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -80,7 +84,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"edgeload {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+        _silence_stdout()
+        return 1
     return int(code or 0)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

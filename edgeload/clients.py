@@ -3,12 +3,12 @@
     sdk   the real `groundlight` SDK (`submit_sdk`), with a client built by
           `edgeload.target.make_sdk` (hidden retries off, pool sized for the users);
     http  the same HTTP request the SDK sends, built once (`EdgeRequest`) and posted by a raw
-          HTTP client (Locust's FastHttpUser in `edgeload.users`).
+          HTTP client (Locust's FastHttpUser in `edgeload.scenarios.throughput.users`).
 
 Both ask for an answer the edge gives itself (`wait=0`, `human_review=NEVER`,
 `confidence_threshold=0`, as the original load tests did) and check every answer: an HTTP
 success, from the edge (`result.from_edge`), for the detector asked. Anything else is a failure
-with one of `edgeload.logschema.ERROR_CATEGORIES`.
+with one of `edgeload.runlog.ERROR_CATEGORIES`.
 
 This module imports neither locust nor gevent, so the single-client FPS test can use it too.
 """

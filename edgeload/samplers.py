@@ -1,7 +1,7 @@
 """Resource samplers: CPU, RAM, GPU and VRAM of the load generator and of the edge endpoint.
 
 One base class, `Sampler`, owns the contract: `sample()` takes one sample and returns the body of
-a `utilization` record (logschema: every field but "type" and "t"), or None when there is
+a `utilization` record (edgeload.runlog: every field but "type" and "t"), or None when there is
 nothing to report. Samplers never raise from `sample()` for an environment problem (no GPU, no
 driver, endpoint down): they return None and say so once through `note`.
 
@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from edgeload import logschema
+from edgeload import runlog
 
 logger = logging.getLogger(__name__)
 
@@ -420,7 +420,7 @@ class SamplingLoop:
             body = sampler.sample()
             if body is None:
                 continue
-            record = {"type": logschema.UTILIZATION, "t": self._clock(), **body}
+            record = {"type": runlog.UTILIZATION, "t": self._clock(), **body}
             try:
                 self._emit(record)
             except Exception as exc:

@@ -5,7 +5,7 @@ itself after the warm-up and the timed iterations of every image size.
         --image-size 640x480,1920x1080 --warmup-iterations 300 --iterations 1000
 
 The `OneClient` shape holds exactly one user whatever `-u` says, and ends the run when the user
-is done. The measurement itself is `edgeload.fps` (the same loop, timing and report as
+is done. The measurement itself is `edgeload.scenarios.fps.run` (the same loop, timing and report as
 `edgeload fps`); this file only wires it to Locust's options and events, and feeds every
 submission into Locust's statistics. The run folder `<output-dir>/<timestamp>-fps/` is written
 when the test stops, also on Ctrl-C or a web-UI stop (marked interrupted). The exit code is 0
@@ -25,7 +25,7 @@ from locust import LoadTestShape, User, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
 from edgeload.errors import RunFailed, UsageError
-from edgeload.fps import (
+from edgeload.scenarios.fps.run import (
     DEFAULT_ITERATIONS,
     DEFAULT_WARMUP_ITERATIONS,
     FpsSession,
@@ -249,7 +249,7 @@ def _finish(environment) -> None:
     RUN.signal_watchers = []
     try:
         if RUN.session is not None:
-            from edgeload.fps_report import RESULTS_FILENAME
+            from edgeload.scenarios.fps.analysis import RESULTS_FILENAME
 
             results = RUN.session.finish(interrupted=not RUN.done)
             code, message = exit_message(results, RUN.session.run_dir / RESULTS_FILENAME)

@@ -9,8 +9,8 @@ user, the shape and the run's glue live in edgeload/ and shapes/.
 
 from locust import events
 
-from edgeload import locust_support
-from edgeload.users import EdgeQueryUser  # noqa: F401  (Locust finds the user class here)
-from shapes.step_ramp import StepRampShape  # noqa: F401  (and the shape)
+from edgeload.scenarios.throughput import run as throughput_run
+from edgeload.scenarios.throughput.users import EdgeQueryUser  # noqa: F401  (Locust finds the user class here)
+from edgeload.shapes.step_ramp import StepRampShape  # noqa: F401  (and the shape)
 
-locust_support.register(events)
+throughput_run.register(events)

@@ -1,4 +1,4 @@
-"""Child process of `reporting.runfolder`: import matplotlib, then draw the plots of the
+"""Child process of `edgeload.reporting.report`: import matplotlib, then draw the plots of the
 analysis the parent sends on stdin (a pickle it made itself) into the run folder."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 
 
 def main() -> int:
-    import reporting.plots  # noqa: F401 - the slow import, overlapped with the parent's reading
-    from reporting.runfolder import save_plots
+    import edgeload.reporting.plots  # noqa: F401 - the slow import, overlapped with the parent's reading
+    from edgeload.reporting.report import save_plots
 
     payload = sys.stdin.buffer.read()
     if not payload:  # the parent failed before it had anything to draw

@@ -19,8 +19,14 @@ import math
 import re
 from dataclasses import dataclass
 
-from reporting.errors import ReportError
-from reporting.metrics import RUN_METRICS, RUN_METRICS_BY_NAME, Metric, metric, run_metric_value
+from edgeload.reporting.errors import ReportError
+from edgeload.reporting.metrics import (
+    RUN_METRICS,
+    RUN_METRICS_BY_NAME,
+    Metric,
+    metric,
+    run_metric_value,
+)
 
 BETTER, WORSE, SAME, NEUTRAL, MISSING = "better", "worse", "same", "", "n/a"
 

@@ -1,4 +1,4 @@
-"""Read `load_test.log` (format: `edgeload.logschema`) into compact per-step and per-second data.
+"""Read `load_test.log` (format: `edgeload.runlog`) into compact per-step and per-second data.
 
 The log is streamed line by line; nothing keeps a Python object per request. What is kept:
 - per ramp step: counters, errors by category, and the raw latencies as float32 (4 bytes per
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeload import logschema
-from reporting.errors import ReportError
+from edgeload import runlog
+from edgeload.reporting.errors import ReportError
 
 # Per-second latency histogram: log-spaced bins, each 5% wider than the last, from 0.1 ms up
 # to 1,000 s (anything above lands in the last bin). Percentiles read from it are within
@@ -61,7 +61,7 @@ class StepData:
         self.last_t = -math.inf
         self.last_done_t = -math.inf  # latest answer (start + latency)
         self.max_clients = 0
-        self.dropped = 0  # failures never sent (logschema.NOT_SENT_CATEGORIES): no latency
+        self.dropped = 0  # failures never sent (runlog.NOT_SENT_CATEGORIES): no latency
         self.has_intended = False
         self._latency: list[np.ndarray] = []
         self._corrected: list[np.ndarray] = []
@@ -236,8 +236,8 @@ def read_log(path: str | Path) -> RunLog:
         if not isinstance(header, dict):
             raise ReportError(f"{path}: line 1 is not a header record: not an edgeload log")
         try:
-            logschema.check_header(header)
-        except logschema.SchemaError as exc:
+            runlog.check_header(header)
+        except runlog.SchemaError as exc:
             raise ReportError(f"{path}: {exc}") from None
         run = RunLog(path=path, header=header)
         reader = _RecordReader(run)
@@ -279,12 +279,12 @@ class _RecordReader:
             raise self.fail(lineno, "not a JSON object record")
         kind = record.get("type")
         run = self.run
-        if kind == logschema.REQUESTS:
+        if kind == runlog.REQUESTS:
             self.add_requests(record, lineno)
             return
-        if kind == logschema.HEADER:
+        if kind == runlog.HEADER:
             raise self.fail(lineno, "a second header record: the file holds more than one run")
-        if kind not in logschema.RECORD_TYPES:
+        if kind not in runlog.RECORD_TYPES:
             run.unknown_records[str(kind)] += 1
             return
         t = record.get("t")
@@ -292,18 +292,18 @@ class _RecordReader:
             raise self.fail(lineno, f"{kind} record without a numeric 't'")
         run.first_t = min(run.first_t, t)
         run.last_t = max(run.last_t, t)
-        if kind == logschema.STEP:
+        if kind == runlog.STEP:
             for key in ("step", "clients"):
                 if not isinstance(record.get(key), int):
                     raise self.fail(lineno, f"step record without an integer {key!r}")
             run.step_records.append(record)
-        elif kind == logschema.UTILIZATION:
+        elif kind == runlog.UTILIZATION:
             run.utilization.append(record)
-        elif kind == logschema.WORKER_LOST:
+        elif kind == runlog.WORKER_LOST:
             run.workers_lost.append(record)
-        elif kind == logschema.EVENT:
+        elif kind == runlog.EVENT:
             run.events.append(record)
-        elif kind == logschema.END:
+        elif kind == runlog.END:
             run.end = record
 
     def add_requests(self, record: dict, lineno: int) -> None:
@@ -364,7 +364,7 @@ class _RecordReader:
             not_sent = [
                 i
                 for i in failed.tolist()
-                if isinstance(errors[i], str) and errors[i] in logschema.NOT_SENT_CATEGORIES
+                if isinstance(errors[i], str) and errors[i] in runlog.NOT_SENT_CATEGORIES
             ]
 
             if not_sent:

@@ -10,8 +10,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from reporting.analysis import Analysis
-from reporting.metrics import metric
+from edgeload.reporting.metrics import metric
+from edgeload.scenarios.throughput.analysis import Analysis
 
 _SIZE = (14, 7.5)  # inches at 100 dpi: 1400 x 750 px, readable for 50 steps / 10 minutes
 _DPI = 100

@@ -9,7 +9,7 @@ Layout:
      "metadata": the header's metadata (endpoint images, detector, versions, hosts, git ...)
                  plus created_at (UTC), scenario, target {kind, url}, tool, tool_version,
                  log_schema_version and report {generated_at, log file, log bytes},
-     "units":    metric name -> unit (from reporting.metrics),
+     "units":    metric name -> unit (from edgeload.reporting.metrics),
      "definitions": short definitions of steady and corrected latency}
 
 Format history (this file's own version, independent of the log's and the package's):
@@ -22,14 +22,14 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reporting.analysis import (
+from edgeload.reporting.errors import ReportError
+from edgeload.reporting.metrics import ALL_METRICS
+from edgeload.scenarios.throughput.analysis import (
     MIN_REQUESTS_FOR_PERCENTILES,
     STEADY_RATE_PERCENT,
     STEADY_SUCCESS_PERCENT,
     Analysis,
 )
-from reporting.errors import ReportError
-from reporting.metrics import ALL_METRICS
 
 RESULTS_SCHEMA_VERSION = 1
 RESULTS_FILENAME = "load_test_results.json"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeload import cli, logschema
+from edgeload import cli, runlog
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "api_BADINPUTbadinput0123456789token"
@@ -182,18 +182,18 @@ def files(tmp_path_factory) -> Path:
     for name, text in {
         "empty": "",
         "not-json": "this is not JSON\n",
-        "future": json.dumps({"type": logschema.HEADER, "schema_version": 999}) + "\n",
+        "future": json.dumps({"type": runlog.HEADER, "schema_version": 999}) + "\n",
         "foreign": json.dumps({"level": "info", "msg": "some other tool"}) + "\n",
     }.items():
         (d / name).mkdir()
-        (d / name / logschema.LOG_FILENAME).write_text(text)
+        (d / name / runlog.LOG_FILENAME).write_text(text)
     return d
 
 
 @pytest.fixture
 def no_locust(monkeypatch):
     """The throughput wrapper must refuse before it would start Locust."""
-    import edgeload.commands.throughput as throughput
+    import edgeload.scenarios.throughput.command as throughput
 
     def refuse(*args, **kwargs):
         raise AssertionError(f"bad input reached Locust: {args[0] if args else kwargs}")

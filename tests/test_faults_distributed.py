@@ -22,7 +22,7 @@ from test_throughput_run import (
     read_log,
 )
 
-from edgeload import logschema
+from edgeload import runlog
 from edgeload.sim import DEMO_TOKEN, SimulatedEndpoint
 
 SMALL = ["--image-width", "64", "--image-height", "48", "--requests-per-second", "20"]
@@ -117,9 +117,9 @@ def test_killed_worker_is_named_with_its_unreceived_requests(tmp_path):
 
     run_dir = only_run_dir(out_dir)
     records = read_log(run_dir)
-    lost = [r for r in records if r["type"] == logschema.WORKER_LOST]
+    lost = [r for r in records if r["type"] == runlog.WORKER_LOST]
     assert len(lost) == 1
-    batches = [r for r in records if r["type"] == logschema.REQUESTS]
+    batches = [r for r in records if r["type"] == runlog.REQUESTS]
     lost_worker = lost[0]["worker"]
     assert lost_worker in {b["worker"] for b in batches}
     assert records[-1]["status"] == "completed"

@@ -15,7 +15,7 @@ import time
 import pytest
 from test_throughput_run import child_env, locust, only_run_dir, read_log
 
-from edgeload import logschema
+from edgeload import runlog
 from edgeload.sim import DEMO_TOKEN, SimulatedEndpoint
 
 SMALL = ["--image-width", "64", "--image-height", "48", "--requests-per-second", "20"]
@@ -72,13 +72,13 @@ def test_faults_mid_run_every_request_is_logged_and_counts_reconcile(tmp_path, c
 
     run_dir = only_run_dir(out_dir)
     records = read_log(run_dir)
-    batches = [r for r in records if r["type"] == logschema.REQUESTS]
+    batches = [r for r in records if r["type"] == runlog.REQUESTS]
     errors = [e for b in batches for e in b["error"]]
     oks = [ok for b in batches for ok in b["ok"]]
     failures = [e for e, ok in zip(errors, oks, strict=True) if not ok]
 
     # every failure carries a known category, every success none
-    assert all(e in logschema.ERROR_CATEGORIES for e in failures), set(failures)
+    assert all(e in runlog.ERROR_CATEGORIES for e in failures), set(failures)
     assert all(e is None for e, ok in zip(errors, oks, strict=True) if ok)
     seen = set(failures)
     assert {"http_500", "http_503", "connection"} <= seen, seen

@@ -23,7 +23,7 @@ from test_throughput_run import (
     read_log,
 )
 
-from edgeload import logschema
+from edgeload import runlog
 
 EXIT_CODE = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -67,9 +67,9 @@ def check_interrupted(out_dir, signum, returncode, err):
     for name in ARTIFACTS:
         assert (run_dir / name).is_file(), name
     records = read_log(run_dir)  # every line parses: the log was closed cleanly
-    assert records[0]["type"] == logschema.HEADER
+    assert records[0]["type"] == runlog.HEADER
     end = records[-1]
-    assert end["type"] == logschema.END and end["status"] == "interrupted"
+    assert end["type"] == runlog.END and end["status"] == "interrupted"
     assert signum.name in end["reason"]
     results = json.loads((run_dir / "load_test_results.json").read_text())
     assert results["outputs"]["status"] == "interrupted"
@@ -86,7 +86,7 @@ def test_sigint_during_provisioning(tmp_path):
     process.send_signal(signal.SIGINT)
     out, err = finish(process)
     _run_dir, records, results = check_interrupted(out_dir, signal.SIGINT, process.returncode, err)
-    assert "setup_ended" in [r.get("name") for r in records if r["type"] == logschema.EVENT]
+    assert "setup_ended" in [r.get("name") for r in records if r["type"] == runlog.EVENT]
     assert results["outputs"]["request_records"] == 0
 
 
@@ -99,7 +99,7 @@ def test_sigint_mid_ramp_through_the_edgeload_wrapper(tmp_path):
     process.send_signal(signal.SIGINT)  # to the wrapper only: it passes it on
     out, err = finish(process)
     _run_dir, records, results = check_interrupted(out_dir, signal.SIGINT, process.returncode, err)
-    logged = sum(r["n"] for r in records if r["type"] == logschema.REQUESTS)
+    logged = sum(r["n"] for r in records if r["type"] == runlog.REQUESTS)
     assert logged > 0 and logged == records[-1]["locust_request_count"]
     assert results["outputs"]["request_records"] == logged
 
@@ -113,9 +113,9 @@ def test_sigterm_while_the_report_is_written(tmp_path):
     process.send_signal(signal.SIGTERM)
     out, err = finish(process)
     run_dir, records, results = check_interrupted(out_dir, signal.SIGTERM, process.returncode, err)
-    ends = [r for r in records if r["type"] == logschema.END]
+    ends = [r for r in records if r["type"] == runlog.END]
     # measured in full (the first end), then stopped while reporting (the last end)
     assert [e["status"] for e in ends] == ["completed", "interrupted"]
     assert "while the report was written" in ends[-1]["reason"]
-    logged = sum(r["n"] for r in records if r["type"] == logschema.REQUESTS)
+    logged = sum(r["n"] for r in records if r["type"] == runlog.REQUESTS)
     assert logged > 0 and results["outputs"]["request_records"] == logged

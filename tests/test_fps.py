@@ -19,19 +19,7 @@ import numpy as np
 import pytest
 
 from edgeload.errors import UsageError
-from edgeload.fps import (
-    COMPLETED,
-    FAILED,
-    INTERRUPTED,
-    Measurement,
-    Outcome,
-    Progress,
-    measure,
-    measurement_row,
-    options_from_args,
-    parse_image_size,
-)
-from edgeload.fps_report import (
+from edgeload.scenarios.fps.analysis import (
     METRICS,
     SCHEMA_VERSION,
     ResultsFormatError,
@@ -42,6 +30,18 @@ from edgeload.fps_report import (
     read_results,
     write_histogram,
     write_results,
+)
+from edgeload.scenarios.fps.run import (
+    COMPLETED,
+    FAILED,
+    INTERRUPTED,
+    Measurement,
+    Outcome,
+    Progress,
+    measure,
+    measurement_row,
+    options_from_args,
+    parse_image_size,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -427,7 +427,7 @@ def sim_target(sim):
 
 
 def _options(tmp_path, **over):
-    from edgeload.fps import FpsOptions
+    from edgeload.scenarios.fps.run import FpsOptions
 
     base = dict(
         mode="BINARY",
@@ -444,7 +444,7 @@ def _options(tmp_path, **over):
 
 
 def _run(options, target, **kwargs):
-    from edgeload.fps import run_fps_command
+    from edgeload.scenarios.fps.run import run_fps_command
 
     out = io.StringIO()
     code = run_fps_command(options, out=out, progress_stream=io.StringIO(), target=target, **kwargs)
@@ -493,7 +493,7 @@ def test_image_size_sweep_gives_one_row_per_size(tmp_path, sim_target):
 
 def test_a_new_pipeline_config_mid_test_makes_the_run_invalid(tmp_path, sim, sim_target):
     from edgeload.errors import RunFailed
-    from edgeload.fps import default_submitter
+    from edgeload.scenarios.fps.run import default_submitter
 
     rolled = {}
 
@@ -509,7 +509,7 @@ def test_a_new_pipeline_config_mid_test_makes_the_run_invalid(tmp_path, sim, sim
 
         return prepare, submit_and_roll
 
-    from edgeload.fps import run_fps_command
+    from edgeload.scenarios.fps.run import run_fps_command
 
     options = _options(tmp_path, image_sizes=[(160, 120)], iterations=2000)
     out = io.StringIO()

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from test_throughput_run import child_env, locust, locust_request_count, only_run_dir, read_log
 
-from edgeload import logschema
-from reporting.logreader import read_log as read_run_log
+from edgeload import runlog
+from edgeload.reporting.logreader import read_log as read_run_log
 
 SMALL_IMAGES = ["--image-width", "64", "--image-height", "48"]
 STALL_MS = 1000.0
@@ -86,9 +86,9 @@ def test_open_model_keeps_its_schedule_and_counts_dropped_arrivals(tmp_path):
     records = read_log(run_dir)
     assert records[0]["inputs"]["arrival_rate"] == 80
     assert records[0]["inputs"]["max_in_flight"] == 6
-    step_record = next(r for r in records if r["type"] == logschema.STEP)
+    step_record = next(r for r in records if r["type"] == runlog.STEP)
     assert step_record["expected_rps"] == 80.0
-    batches = [r for r in records if r["type"] == logschema.REQUESTS]
+    batches = [r for r in records if r["type"] == runlog.REQUESTS]
     column = {name: np.concatenate([b[name] for b in batches]) for name in ("t", "latency_ms")}
     column["intended"] = np.array([i for b in batches for i in b["intended"]], dtype=float)
     errors = np.array([e or "" for b in batches for e in b["error"]])
@@ -116,7 +116,7 @@ def test_open_model_keeps_its_schedule_and_counts_dropped_arrivals(tmp_path):
     step = outputs["steps"][0]
     assert step["dropped"] == dropped.sum()
     assert step["successes"] == step["requests"] - dropped.sum()
-    run = read_run_log(run_dir / logschema.LOG_FILENAME)
+    run = read_run_log(run_dir / runlog.LOG_FILENAME)
     assert len(run.steps[0].latencies_ms()) == sent.sum()
     assert len(run.steps[0].corrected_latencies_ms()) == sent.sum()
     assert run.steps[0].latencies_ms().min() > 1.0  # no dropped record's 0 ms among them
@@ -138,7 +138,7 @@ def test_reported_p50_is_within_2_ms_of_a_fixed_service_time(tmp_path):
     assert abs(p50 - FIXED_SERVICE_MS) <= 2.0, f"p50 {p50} ms for a {FIXED_SERVICE_MS} ms service"
     # well below saturation every request goes out when it is due: the intended send times
     # are the client's schedule, 100 ms apart, and the actual sends follow them closely
-    batches = [r for r in read_log(run_dir) if r["type"] == logschema.REQUESTS]
+    batches = [r for r in read_log(run_dir) if r["type"] == runlog.REQUESTS]
     for worker_batch in batches:
         lateness = np.array(worker_batch["t"]) - np.array(worker_batch["intended"])
         assert (lateness > -0.001).all() and np.percentile(lateness, 95) < 0.005

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from logfactory import T0, LogFactory
 
-from reporting import write_reports
-from reporting.analysis import analyze
-from reporting.logreader import read_log
+from edgeload.reporting import write_reports
+from edgeload.reporting.logreader import read_log
+from edgeload.scenarios.throughput.analysis import analyze
 
 
 def drop_log() -> LogFactory:

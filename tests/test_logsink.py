@@ -9,8 +9,8 @@ from locust import User  # noqa: F401  (locust is imported, as in a run)
 from locust.env import Environment
 from locust.event import Events
 
-from edgeload import logschema
-from edgeload.logsink import REPORT_KEY, LogSink, LogWriter, rows_to_batch
+from edgeload import runlog
+from edgeload.scenarios.throughput.logsink import REPORT_KEY, LogSink, LogWriter, rows_to_batch
 
 
 class NoUser(User):
@@ -57,10 +57,10 @@ def test_local_sink_writes_full_batches_then_the_rest_on_close(env, tmp_path):
     for i in range(250):
         fire(env, i, error="http_503" if i % 10 == 0 else None, status=503 if i % 10 == 0 else 200)
     sink.writer.flush()  # to disk, without writing the partial batch
-    batches = [r for r in read_log(path) if r["type"] == logschema.REQUESTS]
+    batches = [r for r in read_log(path) if r["type"] == runlog.REQUESTS]
     assert [b["n"] for b in batches] == [100, 100]
     end = {
-        "type": logschema.END,
+        "type": runlog.END,
         "t": 1.0,
         "status": "completed",
         "reason": "",
@@ -68,11 +68,11 @@ def test_local_sink_writes_full_batches_then_the_rest_on_close(env, tmp_path):
     }
     sink.close([end])
     records = read_log(path)
-    batches = [r for r in records if r["type"] == logschema.REQUESTS]
+    batches = [r for r in records if r["type"] == runlog.REQUESTS]
     assert [b["n"] for b in batches] == [100, 100, 50]
     assert records[-1] == end  # the end record comes after the last requests
     first = batches[0]
-    for column in logschema.REQUEST_COLUMNS:
+    for column in runlog.REQUEST_COLUMNS:
         assert len(first[column]) == 100
     assert first["worker"] == "local"
     assert first["t"][:2] == [1000.5, 1001.5] and first["intended"][:2] == [1000.0, 1001.0]
@@ -167,7 +167,7 @@ def test_master_records_a_lost_worker_with_its_unreceived_requests(tmp_path):
     master.check_workers()
     master.check_workers()  # recorded once
     master.close()
-    lost = [r for r in read_log(path) if r["type"] == logschema.WORKER_LOST]
+    lost = [r for r in read_log(path) if r["type"] == runlog.WORKER_LOST]
     assert len(lost) == 1
     assert lost[0]["worker"] == "w" and lost[0]["estimated"] is True
     # 15 it counted + 10/s for 2.5 s (2 s of heartbeats, then on average half an interval)
@@ -176,4 +176,4 @@ def test_master_records_a_lost_worker_with_its_unreceived_requests(tmp_path):
 
 def test_rows_to_batch_of_nothing_is_an_empty_batch():
     batch = rows_to_batch([], "local")
-    assert batch["n"] == 0 and all(batch[c] == [] for c in logschema.REQUEST_COLUMNS)
+    assert batch["n"] == 0 and all(batch[c] == [] for c in runlog.REQUEST_COLUMNS)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from edgeload.cli import main
-from edgeload.scenarios.results import RESULTS_FILENAME, read_results
+from edgeload.scenarios.pods.results import RESULTS_FILENAME, read_results
 
 SCALE = "100"
 
@@ -262,7 +262,7 @@ def test_vram_balance_checked_on_the_end_state_of_two_gpus(tmp_path, monkeypatch
 
 
 def test_an_imbalanced_final_sample_fails_the_run():
-    from edgeload.scenarios import memory, runner
+    from edgeload.scenarios.pods import memory, runner
 
     det = "det_" + "A" * 28
     opts = runner.ScenarioOptions(

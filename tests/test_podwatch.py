@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from edgeload.errors import UsageError
-from edgeload.scenarios import edgeconfig, memory, versions
-from edgeload.scenarios.detector_loop import (
+from edgeload.scenarios.pods import edgeconfig, memory, versions
+from edgeload.scenarios.pods.detector_loop import (
     CLOUD,
     EDGE,
     ERROR,
@@ -14,7 +14,12 @@ from edgeload.scenarios.detector_loop import (
     classify_response,
     summarize_answers,
 )
-from edgeload.scenarios.podwatch import PodEvent, analyse_pods, connect_kubernetes, pod_snapshot
+from edgeload.scenarios.pods.podwatch import (
+    PodEvent,
+    analyse_pods,
+    connect_kubernetes,
+    pod_snapshot,
+)
 
 A = "det_" + "A" * 27
 B = "det_" + "B" * 27
@@ -283,8 +288,8 @@ def test_kubernetes_access_is_optional():
 def test_kubernetes_client_against_the_simulator_sees_inference_pods():
     import urllib.request
 
-    from edgeload.scenarios.clock import EndpointClock
-    from edgeload.scenarios.podwatch import PodWatcher
+    from edgeload.scenarios.pods.clock import EndpointClock
+    from edgeload.scenarios.pods.podwatch import PodWatcher
     from edgeload.sim import DEMO_TOKEN, SimulatedEndpoint
 
     with SimulatedEndpoint("fast-rollouts", time_scale=100) as sim:

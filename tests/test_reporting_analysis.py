@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from logfactory import T0, LogFactory
 
-from reporting.analysis import MIN_REQUESTS_FOR_PERCENTILES, analyze
-from reporting.errors import ReportError
-from reporting.logreader import read_log
+from edgeload.reporting.errors import ReportError
+from edgeload.reporting.logreader import read_log
+from edgeload.scenarios.throughput.analysis import MIN_REQUESTS_FOR_PERCENTILES, analyze
 
 
 def analysed(log: LogFactory, tmp_path, tail: str = ""):

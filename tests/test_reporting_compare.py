@@ -8,7 +8,7 @@ import json
 import pytest
 
 from edgeload.cli import main
-from reporting.compare import (
+from edgeload.reporting.compare import (
     BETTER,
     MISSING,
     NEUTRAL,
@@ -18,8 +18,8 @@ from reporting.compare import (
     compare_results,
     parse_gates,
 )
-from reporting.errors import ReportError
-from reporting.results import RESULTS_FILENAME, RESULTS_SCHEMA_VERSION, load_results
+from edgeload.reporting.errors import ReportError
+from edgeload.reporting.results import RESULTS_FILENAME, RESULTS_SCHEMA_VERSION, load_results
 
 
 def results(**summary) -> dict:

@@ -8,9 +8,9 @@ import pytest
 from logfactory import T0, LogFactory
 
 from edgeload.cli import main
-from reporting import ReportError, write_reports
-from reporting.plots import PLOTS
-from reporting.results import RESULTS_FILENAME, RESULTS_SCHEMA_VERSION, load_results
+from edgeload.reporting import ReportError, write_reports
+from edgeload.reporting.plots import PLOTS
+from edgeload.reporting.results import RESULTS_FILENAME, RESULTS_SCHEMA_VERSION, load_results
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

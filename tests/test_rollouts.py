@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeload.cli import main
-from edgeload.scenarios.results import RESULTS_FILENAME, read_results
+from edgeload.scenarios.pods.results import RESULTS_FILENAME, read_results
 
 SCALE = "100"
 # Label submissions and image queries are real HTTP round trips through the SDK (tens of ms on

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fake_endpoint import FakeEndpoint
 
-from edgeload import logschema
+from edgeload import runlog
 from edgeload.samplers import (
     VALUE_FIELDS,
     EndpointSampler,
@@ -280,7 +280,7 @@ def test_sampling_loop_emits_complete_records_until_stopped():
     assert len(records) == after_stop  # nothing after stop
     assert sampler.calls >= 6
     assert len(records) == sampler.calls - sampler.calls // 3  # failures are skipped, not fatal
-    assert all(r["type"] == logschema.UTILIZATION and r["t"] > 0 for r in records)
+    assert all(r["type"] == runlog.UTILIZATION and r["t"] > 0 for r in records)
     times = [r["t"] for r in records]
     assert times == sorted(times)
 

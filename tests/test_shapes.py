@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from shapes.step_ramp import StepRampShape, ramp_duration, ramp_steps, step_at
+from edgeload.shapes.step_ramp import StepRampShape, ramp_duration, ramp_steps, step_at
 
 
 def test_ramp_steps_reach_max_clients_exactly():

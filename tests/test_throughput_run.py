@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeload import logschema
+from edgeload import runlog
 
 REPO = Path(__file__).resolve().parent.parent
 LOCUSTFILE = REPO / "locustfiles" / "throughput.py"
@@ -46,7 +46,7 @@ def locust(*args, out_dir, json_file=None):
 
 
 def read_log(run_dir):
-    with open(run_dir / logschema.LOG_FILENAME, encoding="utf-8") as f:
+    with open(run_dir / runlog.LOG_FILENAME, encoding="utf-8") as f:
         return [json.loads(line) for line in f]
 
 
@@ -65,12 +65,12 @@ def check_run_folder(run_dir, *, status="completed"):
     for name in ARTIFACTS:
         assert (run_dir / name).is_file(), name
     records = read_log(run_dir)
-    assert records[0]["type"] == logschema.HEADER
-    assert records[0]["schema_version"] == logschema.SCHEMA_VERSION
+    assert records[0]["type"] == runlog.HEADER
+    assert records[0]["schema_version"] == runlog.SCHEMA_VERSION
     assert records[0]["target"]["kind"] == "simulated"
     assert records[0]["inputs"]["max_clients"] >= 1
-    assert records[-1]["type"] == logschema.END and records[-1]["status"] == status
-    batches = [r for r in records if r["type"] == logschema.REQUESTS]
+    assert records[-1]["type"] == runlog.END and records[-1]["status"] == status
+    batches = [r for r in records if r["type"] == runlog.REQUESTS]
     logged = sum(b["n"] for b in batches)
     assert logged == records[-1]["locust_request_count"]
     return records, batches, logged
@@ -93,12 +93,12 @@ def test_local_run_logs_every_request_locust_counted(tmp_path):
     assert f"run folder: {run_dir}" in result.stdout
     records, batches, logged = check_run_folder(run_dir)
     assert logged == locust_request_count(json_file) > 20
-    steps = [r for r in records if r["type"] == logschema.STEP]
+    steps = [r for r in records if r["type"] == runlog.STEP]
     assert [(s["step"], s["clients"], s["expected_rps"]) for s in steps] == [
         (0, 1, 10.0),
         (1, 2, 20.0),
     ]
-    assert {r["source"] for r in records if r["type"] == logschema.UTILIZATION} >= {
+    assert {r["source"] for r in records if r["type"] == runlog.UTILIZATION} >= {
         "endpoint",
         "generator",
     }
@@ -154,7 +154,7 @@ def test_master_with_two_workers_logs_every_request_once(tmp_path):
     records, batches, logged = check_run_folder(run_dir)
     assert logged == locust_request_count(json_file) > 20
     assert len({b["worker"] for b in batches}) == 2
-    steps = [(r["step"], r["clients"]) for r in records if r["type"] == logschema.STEP]
+    steps = [(r["step"], r["clients"]) for r in records if r["type"] == runlog.STEP]
     assert steps == [(0, 2), (1, 4)]
     assert records[0]["inputs"]["distributed"] is True
     assert {c for b in batches for c in b["clients"]} <= {2, 4}

@@ -23,9 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from edgeload import cli, users
+from edgeload import cli
 from edgeload.errors import UsageError
 from edgeload.samplers import EndpointSampler
+from edgeload.scenarios.throughput import users
 from edgeload.sim import DEMO_TOKEN, SimulatedEndpoint
 from edgeload.target import make_sdk, resolve_target
 
@@ -187,7 +188,7 @@ SCENARIOS = {
 def test_every_scenario_fails_by_default_with_one_line_about_the_certificate(
     name, sim, monkeypatch, capsys, tmp_path
 ):
-    import edgeload.commands.throughput as throughput
+    import edgeload.scenarios.throughput.command as throughput
 
     def refuse(*args, **kwargs):
         raise AssertionError("Locust must not start")

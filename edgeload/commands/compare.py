@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(path: Path) -> dict:
-    from reporting.results import RESULTS_FILENAME, load_results
+    from edgeload.reporting.results import RESULTS_FILENAME, load_results
 
     if path.is_dir():
         results_path = path / RESULTS_FILENAME
@@ -42,8 +42,13 @@ def _load(path: Path) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reporting import ReportError
-    from reporting.compare import check_gates, compare_results, format_comparison, parse_gates
+    from edgeload.reporting import ReportError
+    from edgeload.reporting.compare import (
+        check_gates,
+        compare_results,
+        format_comparison,
+        parse_gates,
+    )
 
     try:
         gates = parse_gates(args.fail_on) if args.fail_on is not None else []

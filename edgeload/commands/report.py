@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reporting import ReportError, write_reports
-    from reporting.summary import format_summary
+    from edgeload.reporting import ReportError, write_reports
+    from edgeload.reporting.summary import format_summary
 
     run_dir: Path = args.run_dir
     if run_dir.is_file() and run_dir.name == "load_test.log":

@@ -16,6 +16,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +24,8 @@ import yaml
 
 from edgeload.errors import UsageError
 
-PROFILES_DIR = Path(__file__).resolve().parents[2] / "configs" / "profiles"
+# shipped as package data (edgeload/configs links to the top-level configs/ in a checkout)
+PROFILES_DIR = Path(str(files("edgeload").joinpath("configs", "profiles")))
 DEFAULT_PROFILE = "gpu-1x"
 
 

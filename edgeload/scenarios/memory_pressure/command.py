@@ -14,7 +14,7 @@ HELP = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from edgeload.scenarios.options import add_common_arguments
+    from edgeload.scenarios.pods.options import add_common_arguments
 
     parser.add_argument("num_detectors", metavar="NUM_DETECTORS", help="detectors (pods) to load")
     parser.add_argument("mode", metavar="BINARY|COUNT", help="detector mode")
@@ -36,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgeload.scenarios.options import common_values, mode_value, number
-    from edgeload.scenarios.runner import (
+    from edgeload.scenarios.pods.options import common_values, mode_value, number
+    from edgeload.scenarios.pods.runner import (
         MEMORY_PRESSURE,
         STOP_ALL_EDGE_IN_ONE_ITERATION,
         ScenarioOptions,

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgeload.errors import UsageError
-from edgeload.scenarios.clock import EndpointClock
+from edgeload.scenarios.pods.clock import EndpointClock
 
 EDGE = "edge"
 CLOUD = "cloud"
@@ -46,7 +46,7 @@ Progress = Callable[[str], None]
 
 
 def status_category(status: int) -> str:
-    """The log schema's error category for a non-2xx status (see edgeload.logschema)."""
+    """The log schema's error category for a non-2xx status (see edgeload.runlog)."""
     if status in (500, 503):
         return f"http_{status}"
     if 500 <= status < 600:

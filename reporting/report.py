@@ -20,11 +20,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edgeload.logschema import LOG_FILENAME
-from reporting.analysis import Analysis, analyze
-from reporting.errors import ReportError
-from reporting.logreader import read_log
-from reporting.results import RESULTS_FILENAME, build_results, dumps
+from edgeload.reporting.errors import ReportError
+from edgeload.reporting.logreader import read_log
+from edgeload.reporting.results import RESULTS_FILENAME, build_results, dumps
+from edgeload.runlog import LOG_FILENAME
+from edgeload.scenarios.throughput.analysis import Analysis, analyze
 
 
 def write_reports(run_dir: str | Path, *, plots: bool = True, parallel: bool | None = None) -> dict:
@@ -60,7 +60,7 @@ def write_reports(run_dir: str | Path, *, plots: bool = True, parallel: bool | N
 
 def save_plots(analysis: Analysis, run_dir: Path) -> list[Path]:
     """Draw every plot and write it into run_dir (atomically); return the paths."""
-    from reporting.plots import PLOTS  # matplotlib: only when plots are drawn
+    from edgeload.reporting.plots import PLOTS  # matplotlib: only when plots are drawn
 
     written = []
     for name, draw in PLOTS.items():
@@ -105,13 +105,11 @@ class _PlotProcess:
             return None
 
     def __init__(self, run_dir: Path) -> None:
-        package_root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         env["MPLBACKEND"] = "Agg"
         self.done = False
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reporting._plotproc", str(run_dir)],
+            [sys.executable, "-m", "edgeload.reporting._plotproc", str(run_dir)],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -1,6 +1,6 @@
 """Buffered writer of `load_test.log`, and its distributed batching over Locust's messaging.
 
-The record format is `edgeload.logschema`. Three roles, picked from the Locust runner:
+The record format is `edgeload.runlog`. Three roles, picked from the Locust runner:
 
     local   (LocalRunner)  request events are buffered and written as `requests` batches every
                            `batch_size` records or every `flush_interval_s` seconds.
@@ -31,7 +31,7 @@ from typing import IO, Any
 
 import gevent
 
-from edgeload import logschema
+from edgeload import runlog
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +75,10 @@ class LogWriter:
 
 
 def rows_to_batch(rows: list[tuple], worker: str) -> dict:
-    """A `requests` record from request tuples ordered as logschema.REQUEST_COLUMNS."""
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(logschema.REQUEST_COLUMNS)
-    batch: dict[str, Any] = {"type": logschema.REQUESTS, "worker": worker, "n": len(rows)}
-    for name, column in zip(logschema.REQUEST_COLUMNS, columns, strict=True):
+    """A `requests` record from request tuples ordered as runlog.REQUEST_COLUMNS."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(runlog.REQUEST_COLUMNS)
+    batch: dict[str, Any] = {"type": runlog.REQUESTS, "worker": worker, "n": len(rows)}
+    for name, column in zip(runlog.REQUEST_COLUMNS, columns, strict=True):
         batch[name] = list(column)
     # microsecond precision is plenty for a latency and keeps the log small
     batch["latency_ms"] = [round(x, 3) for x in batch["latency_ms"]]
@@ -228,7 +228,7 @@ class LogSink:
 
     def add_utilization(self, sample: dict) -> None:
         """A utilization record: written here, or sent to the master with the next report."""
-        record = {"type": logschema.UTILIZATION, "t": time.time(), **sample}
+        record = {"type": runlog.UTILIZATION, "t": time.time(), **sample}
         if self.role == "worker":
             self._pending_utilization.append(record)
         else:
@@ -341,7 +341,7 @@ class LogSink:
         unreceived = known + int(round(extra))
         self.write(
             {
-                "type": logschema.WORKER_LOST,
+                "type": runlog.WORKER_LOST,
                 "t": time.time(),
                 "worker": client_id,
                 "unreceived_requests": unreceived,

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgeload import logschema
-from reporting.logreader import (
+from edgeload import runlog
+from edgeload.reporting.logreader import (
     HIST_BINS,
     HIST_RATIO,
     RunLog,
@@ -35,7 +35,7 @@ from reporting.logreader import (
     StepData,
     hist_bin_edges_ms,
 )
-from reporting.metrics import LATENCY_PERCENTILES, UTILIZATION_FIELDS
+from edgeload.reporting.metrics import LATENCY_PERCENTILES, UTILIZATION_FIELDS
 
 STEADY_RATE_PERCENT = 95  # achieved >= 95% of the expected request rate ...
 STEADY_SUCCESS_PERCENT = 99  # ... and >= 99% of requests succeeded
@@ -359,11 +359,11 @@ def analyze(run: RunLog) -> Analysis:
 
     # --- status ---
     if run.end is not None:
-        status = str(run.end.get("status") or logschema.STATUS_COMPLETED)
+        status = str(run.end.get("status") or runlog.STATUS_COMPLETED)
         reason = str(run.end.get("reason") or "")
         locust_count = run.end.get("locust_request_count")
     else:
-        status = logschema.STATUS_INTERRUPTED
+        status = runlog.STATUS_INTERRUPTED
         reason = "the log has no end record: the run crashed, was killed, or is still running"
         locust_count = None
 
@@ -374,10 +374,10 @@ def analyze(run: RunLog) -> Analysis:
             f"the log's last line was cut off ({run.truncated_tail_bytes} bytes, probably a "
             "crash) and was skipped",
         )
-    if status != logschema.STATUS_COMPLETED:
+    if status != runlog.STATUS_COMPLETED:
         warn(
             f"run_{status}",
-            f"the run {'failed' if status == logschema.STATUS_FAILED else 'was ' + status}"
+            f"the run {'failed' if status == runlog.STATUS_FAILED else 'was ' + status}"
             + (f" ({reason})" if reason else "")
             + ": the results cover what was measured until then",
         )

@@ -32,10 +32,11 @@ from typing import Any
 
 import gevent
 
-from edgeload import logschema, users
+from edgeload import runlog
 from edgeload.errors import RunFailed, UsageError
-from edgeload.logsink import LogSink, LogWriter
-from edgeload.throughput_inputs import OPTIONS, Inputs, validate_inputs
+from edgeload.scenarios.throughput import users
+from edgeload.scenarios.throughput.logsink import LogSink, LogWriter
+from edgeload.scenarios.throughput.options import OPTIONS, Inputs, validate_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class ThroughputRun:
     # -- set-up ----------------------------------------------------------------------------
     def open_log(self) -> None:
         self.run_dir = new_run_dir(self.inputs.output_dir)
-        writer = LogWriter(self.run_dir / logschema.LOG_FILENAME)
+        writer = LogWriter(self.run_dir / runlog.LOG_FILENAME)
         self.sink = LogSink(self.environment, writer).register()
         self.finished = False
         self.started = False
@@ -117,8 +118,8 @@ class ThroughputRun:
         from edgeload.metadata import collect_timestamp
 
         return {
-            "type": logschema.HEADER,
-            "schema_version": logschema.SCHEMA_VERSION,
+            "type": runlog.HEADER,
+            "schema_version": runlog.SCHEMA_VERSION,
             "tool": "edgeload",
             "tool_version": _tool_version(),
             "scenario": SCENARIO,
@@ -250,7 +251,7 @@ class ThroughputRun:
         expected = self.inputs.expected_rps(clients_count)
         self.sink.write(
             {
-                "type": logschema.STEP,
+                "type": runlog.STEP,
                 "t": time.time(),
                 "step": step,
                 "clients": clients_count,
@@ -292,10 +293,10 @@ class ThroughputRun:
     def status(self) -> tuple[str, str]:
         shape = self.environment.shape_class
         if self.signal_name:
-            return logschema.STATUS_INTERRUPTED, f"{self.signal_name} received"
+            return runlog.STATUS_INTERRUPTED, f"{self.signal_name} received"
         if shape is not None and getattr(shape, "completed", False):
-            return logschema.STATUS_COMPLETED, "the ramp ran its course"
-        return logschema.STATUS_INTERRUPTED, "stopped before the ramp ran its course"
+            return runlog.STATUS_COMPLETED, "the ramp ran its course"
+        return runlog.STATUS_INTERRUPTED, "stopped before the ramp ran its course"
 
     def finish(self, status: str | None = None, reason: str | None = None) -> None:
         """End record, close the log, write the report, set the exit code. Idempotent."""
@@ -312,10 +313,10 @@ class ThroughputRun:
                 status, reason = self.status()
             count = int(self.environment.stats.total.num_requests)
             ok = count - int(self.environment.stats.total.num_failures)
-            if status == logschema.STATUS_COMPLETED and ok <= 0:
-                status, reason = logschema.STATUS_FAILED, "no request succeeded"
+            if status == runlog.STATUS_COMPLETED and ok <= 0:
+                status, reason = runlog.STATUS_FAILED, "no request succeeded"
             end = {
-                "type": logschema.END,
+                "type": runlog.END,
                 "t": time.time(),
                 "status": status,
                 "reason": reason or "",
@@ -328,9 +329,9 @@ class ThroughputRun:
                     f"counted {end['locust_request_count']}"
                 )
             self.write_report(status, reason or "")
-            if self.signal_name is not None and status == logschema.STATUS_COMPLETED:
+            if self.signal_name is not None and status == runlog.STATUS_COMPLETED:
                 # stopped while the report was written: measured in full, but interrupted
-                status = logschema.STATUS_INTERRUPTED
+                status = runlog.STATUS_INTERRUPTED
                 reason = f"{self.signal_name} received while the report was written"
                 self.append_end(status, reason, end["locust_request_count"])
                 self.write_report(status, reason)
@@ -341,11 +342,11 @@ class ThroughputRun:
 
     def append_end(self, status: str, reason: str, locust_request_count: int) -> None:
         """A later `end` record (readers take the last one) on the closed log."""
-        writer = LogWriter(self.run_dir / logschema.LOG_FILENAME, mode="a")
+        writer = LogWriter(self.run_dir / runlog.LOG_FILENAME, mode="a")
         try:
             writer.write(
                 {
-                    "type": logschema.END,
+                    "type": runlog.END,
                     "t": time.time(),
                     "status": status,
                     "reason": reason,
@@ -356,14 +357,14 @@ class ThroughputRun:
             writer.close()
 
     def exit_code(self, status: str) -> int:
-        if status == logschema.STATUS_COMPLETED:
+        if status == runlog.STATUS_COMPLETED:
             return 0
-        if status == logschema.STATUS_INTERRUPTED:
+        if status == runlog.STATUS_INTERRUPTED:
             return EXIT_SIGTERM if self.signal_name == "SIGTERM" else EXIT_SIGINT
         return EXIT_FAILED
 
     def write_report(self, status: str, reason: str) -> None:
-        from reporting import write_reports
+        from edgeload.reporting import write_reports
 
         run_dir = self.run_dir
         try:
@@ -547,11 +548,11 @@ def install(environment: Any) -> ThroughputRun | None:
         run.sink.write(run.header())
         run.publish_to_workers()
     except KeyboardInterrupt:
-        _abort(run, logschema.STATUS_INTERRUPTED, f"{run.signal_name or 'SIGINT'} received")
+        _abort(run, runlog.STATUS_INTERRUPTED, f"{run.signal_name or 'SIGINT'} received")
         sys.exit(EXIT_SIGTERM if run.signal_name == "SIGTERM" else EXIT_SIGINT)
     except (UsageError, RunFailed) as exc:
         if run.sink is not None:
-            _abort(run, logschema.STATUS_FAILED, str(exc))
+            _abort(run, runlog.STATUS_FAILED, str(exc))
         run.shutdown_target()
         fail(exc)
     signals.setting_up = False
@@ -578,7 +579,7 @@ def _abort(run: ThroughputRun, status: str, reason: str) -> None:
         run.collect_metadata()
         run.sink.write(run.header())
     run.sink.write(
-        {"type": logschema.EVENT, "t": time.time(), "name": "setup_ended", "detail": reason}
+        {"type": runlog.EVENT, "t": time.time(), "name": "setup_ended", "detail": reason}
     )
     run.finish(status, reason)
     run.shutdown_target()

@@ -40,7 +40,7 @@ class SubmitOutcome(Protocol):
     """What a submission callable returns: success, and on failure a category and a message."""
 
     ok: bool
-    error: str | None  # error category (edgeload.logschema.ERROR_CATEGORIES) when not ok
+    error: str | None  # error category (edgeload.runlog.ERROR_CATEGORIES) when not ok
     detail: str
 
 
@@ -270,7 +270,7 @@ def measure(
 
 def measurement_row(m: Measurement) -> dict[str, Any]:
     """The measurement part of a result row (statistics added by the report)."""
-    from edgeload.fps_report import fps_statistics
+    from edgeload.scenarios.fps.analysis import fps_statistics
 
     checks = [
         {
@@ -515,8 +515,8 @@ class FpsSession:
 
     def run_size(self, size: tuple[int, int]) -> dict[str, Any]:
         """Provision, warm up and measure one image size; the row is kept and returned."""
-        from edgeload.fps_report import format_row, histogram_filename
         from edgeload.provisioning import fetch_endpoint_images, fetch_pipeline_config
+        from edgeload.scenarios.fps.analysis import format_row, histogram_filename
 
         width, height = size
         image_size = f"{width}x{height}"
@@ -582,7 +582,7 @@ class FpsSession:
         return row
 
     def results(self, *, interrupted: bool) -> dict[str, Any]:
-        from edgeload.fps_report import build_results
+        from edgeload.scenarios.fps.analysis import build_results
 
         return build_results(
             rows=self.rows,
@@ -597,7 +597,7 @@ class FpsSession:
 
     def write(self, *, interrupted: bool) -> dict[str, Any]:
         """(Re)write the result JSON and the histograms of all rows so far."""
-        from edgeload.fps_report import write_histogram, write_results
+        from edgeload.scenarios.fps.analysis import write_histogram, write_results
 
         if self.run_dir is None:
             self.run_dir = make_run_dir(self.options.output_dir)
@@ -610,7 +610,11 @@ class FpsSession:
 
     def finish(self, *, interrupted: bool) -> dict[str, Any]:
         """Keep a measurement cut short, write everything, print the summary."""
-        from edgeload.fps_report import RESULTS_FILENAME, format_row, format_summary_table
+        from edgeload.scenarios.fps.analysis import (
+            RESULTS_FILENAME,
+            format_row,
+            format_summary_table,
+        )
 
         if self.current is not None:
             _, measurement = self.current
@@ -738,7 +742,7 @@ def run_fps_command(
 ) -> int:
     """The CLI's whole run: target, each size, results; returns the exit code (raises
     RunFailed for an invalid or failed run after writing its results)."""
-    from edgeload.fps_report import RESULTS_FILENAME
+    from edgeload.scenarios.fps.analysis import RESULTS_FILENAME
     from edgeload.target import resolve_target
 
     out = out if out is not None else sys.stdout

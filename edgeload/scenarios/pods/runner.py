@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from edgeload.errors import RunFailed, UsageError
-from edgeload.scenarios import edgeconfig, memory, plots, podwatch, versions
-from edgeload.scenarios.clock import EndpointClock, sim_time_scale
-from edgeload.scenarios.detector_loop import (
+from edgeload.scenarios.pods import edgeconfig, memory, plots, podwatch, versions
+from edgeload.scenarios.pods.clock import EndpointClock, sim_time_scale
+from edgeload.scenarios.pods.detector_loop import (
     EDGE,
     Answer,
     DetectorLoop,
@@ -35,8 +35,8 @@ from edgeload.scenarios.detector_loop import (
     iteration_line,
     summarize_answers,
 )
-from edgeload.scenarios.results import check, created_at, make_run_dir, write_results
-from edgeload.scenarios.runlog import RunLog
+from edgeload.scenarios.pods.results import check, created_at, make_run_dir, write_results
+from edgeload.scenarios.pods.runlog import RunLog
 
 MEMORY_PRESSURE = "memory-pressure"
 ROLLOUTS = "rollouts"

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from edgeload.scenarios.clock import EndpointClock
+from edgeload.scenarios.pods.clock import EndpointClock
 
 NAMESPACE = "edge"
 DETECTOR_ANNOTATION = "groundlight.dev/detector-id"

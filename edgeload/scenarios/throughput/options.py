@@ -1,5 +1,5 @@
 """The options of the throughput test, defined once: Locust registers them
-(`edgeload.locust_support.add_options`), `edgeload throughput` passes them on, and
+(`edgeload.scenarios.throughput.run.add_options`), `edgeload throughput` passes them on, and
 `validate_inputs` checks them (one-line UsageError) before any load starts.
 
 Imports neither locust nor gevent, so the CLI can validate without patching itself.

@@ -18,7 +18,7 @@ ROLLOUT_CONFIDENCE_THRESHOLD = 0.1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from edgeload.scenarios.options import add_common_arguments
+    from edgeload.scenarios.pods.options import add_common_arguments
 
     parser.add_argument("num_detectors", metavar="NUM_DETECTORS", help="detectors to roll out")
     parser.add_argument("--detector-mode", default="BINARY", help="BINARY or COUNT")
@@ -54,8 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edgeload.errors import UsageError
-    from edgeload.scenarios.options import common_values, mode_value, number
-    from edgeload.scenarios.runner import (
+    from edgeload.scenarios.pods.options import common_values, mode_value, number
+    from edgeload.scenarios.pods.runner import (
         ROLLOUTS,
         STOP_EVERY_DETECTOR_EDGE_THEN_DURATION,
         ScenarioOptions,

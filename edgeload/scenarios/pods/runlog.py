@@ -1,4 +1,4 @@
-"""`load_test.log` for the pod scenarios, in the format of `edgeload.logschema`.
+"""`load_test.log` for the pod scenarios, in the format of `edgeload.runlog`.
 
 Streamed while the run goes (header first, then request batches, resource samples, events,
 and an `end` record), flushed every batch, so an interrupted or killed run still leaves what it
@@ -13,15 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from edgeload import logschema
-from edgeload.scenarios.clock import EndpointClock
-from edgeload.scenarios.detector_loop import CLOUD, EDGE, Answer
-from edgeload.scenarios.results import created_at
+from edgeload import runlog
+from edgeload.scenarios.pods.clock import EndpointClock
+from edgeload.scenarios.pods.detector_loop import CLOUD, EDGE, Answer
+from edgeload.scenarios.pods.results import created_at
 
 
 class RunLog:
     def __init__(self, run_dir: Path, clock: EndpointClock) -> None:
-        self.path = run_dir / logschema.LOG_FILENAME
+        self.path = run_dir / runlog.LOG_FILENAME
         self._clock = clock
         self._f: IO[str] | None = self.path.open("w", encoding="utf-8")
 
@@ -39,8 +39,8 @@ class RunLog:
             tool_version = None
         self._write(
             {
-                "type": logschema.HEADER,
-                "schema_version": logschema.SCHEMA_VERSION,
+                "type": runlog.HEADER,
+                "schema_version": runlog.SCHEMA_VERSION,
                 "tool": "edgeload",
                 "tool_version": tool_version,
                 "scenario": scenario,
@@ -58,7 +58,7 @@ class RunLog:
         wall = self._clock.wall_time
         self._write(
             {
-                "type": logschema.REQUESTS,
+                "type": runlog.REQUESTS,
                 "worker": "local",
                 "n": len(answers),
                 "t": [round(wall(a.t), 6) for a in answers],
@@ -82,14 +82,14 @@ class RunLog:
 
     def event(self, t: float, name: str, detail: str = "") -> None:
         self._write(
-            {"type": logschema.EVENT, "t": self._clock.wall_time(t), "name": name, "detail": detail}
+            {"type": runlog.EVENT, "t": self._clock.wall_time(t), "name": name, "detail": detail}
         )
         self.flush()
 
     def end(self, t: float, status: str, reason: str) -> None:
         self._write(
             {
-                "type": logschema.END,
+                "type": runlog.END,
                 "t": self._clock.wall_time(t),
                 "status": status,
                 "reason": reason,

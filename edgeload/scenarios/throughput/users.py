@@ -46,7 +46,7 @@ class SubmissionFailed(Exception):
     """A failed image query as Locust's request event sees it (category: detail)."""
 
 
-DROPPED = "dropped"  # logschema.ERROR_CATEGORIES: an open-model arrival with no free slot
+DROPPED = "dropped"  # runlog.ERROR_CATEGORIES: an open-model arrival with no free slot
 
 
 @dataclass
@@ -187,7 +187,7 @@ def process_context(environment: Any) -> ProcessContext:
         detectors = list(getattr(options, "edgeload_detectors", None) or [])
         if not detectors:
             raise RuntimeError("no detectors were provisioned for this run")
-        from edgeload.throughput_inputs import client_load
+        from edgeload.scenarios.throughput.options import client_load
 
         client_rate, slots = client_load(options)
         max_clients = max(1, int(getattr(options, "max_clients", 10)))

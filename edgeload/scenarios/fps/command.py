@@ -16,7 +16,7 @@ HELP = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from edgeload.fps import DEFAULT_ITERATIONS, DEFAULT_WARMUP_ITERATIONS, MODES
+    from edgeload.scenarios.fps.run import DEFAULT_ITERATIONS, DEFAULT_WARMUP_ITERATIONS, MODES
 
     parser.add_argument("mode", metavar="MODE", help=f"detector mode: {' or '.join(MODES)}")
     parser.add_argument("--image-width", type=str, default="640", help="image width (pixels)")
@@ -93,7 +93,7 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgeload.fps import options_from_args, run_fps_command
+    from edgeload.scenarios.fps.run import options_from_args, run_fps_command
 
     options = options_from_args(args)  # UsageError before anything starts
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)

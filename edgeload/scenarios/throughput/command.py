@@ -15,10 +15,11 @@ import sys
 from pathlib import Path
 
 from edgeload.errors import UsageError
-from edgeload.throughput_inputs import OPTIONS, validate_inputs
+from edgeload.resources import locustfile
+from edgeload.scenarios.throughput.options import OPTIONS, validate_inputs
 
 HELP = "Multiple-client throughput test: ramp clients up step by step (Locust, headless)."
-LOCUSTFILE = Path(__file__).resolve().parent.parent.parent / "locustfiles" / "throughput.py"
+LOCUSTFILE = locustfile("throughput")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
