@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from edgeload.errors import RunFailed, UsageError
+from edgeload.errors import EdgeloadError
 
 # subcommand name -> module; the order is the order shown in --help
 SUBCOMMANDS: dict[str, str] = {
@@ -48,16 +48,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name, module in _available().items():
         p = sub.add_parser(
-            name,
-            help=module.HELP,
-            description=module.HELP,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            name, help=module.HELP, description=module.HELP, formatter_class=_HelpFormatter
         )
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
         p.error = _one_line_error(p)  # type: ignore[method-assign]
     parser.error = _one_line_error(parser)  # type: ignore[method-assign]
     return parser
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default where it has one (options of edgeload.options say their own)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or "(default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _one_line_error(parser: argparse.ArgumentParser) -> Callable[[str], NoReturn]:
@@ -78,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code = args._run(args)
-    except (UsageError, RunFailed) as exc:
+    except EdgeloadError as exc:
         print(f"edgeload {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeload import images as images_module
-from edgeload.errors import RunFailed, UsageError
+from edgeload.errors import RunError, UsageError
 from edgeload.target import Target, one_line, redact
 
 MODES = ("BINARY", "COUNT")
@@ -203,12 +203,10 @@ def provision_detectors(
         configs: dict[str, str | None] = {d.id: None for d in detectors}
         if wait_for_edge:
             configs = _wait_for_edge(gl, detectors, images, timeout_s, target=target, **waiter)
-    except (UsageError, RunFailed) as exc:
+    except (UsageError, RunError) as exc:
         raise type(exc)(redact(str(exc), token)) from None
     except Exception as exc:  # SDK and network errors: one line, never the token
-        raise RunFailed(
-            redact(f"provisioning failed: {type(exc).__name__}: {exc}", token)
-        ) from None
+        raise RunError(redact(f"provisioning failed: {type(exc).__name__}: {exc}", token)) from None
     return [
         ProvisionedDetector(
             id=d.id,
@@ -398,7 +396,7 @@ class _Wait:
         `waiting_for(detector, seconds left)` when a progress line is due, then sleep."""
         now = time.monotonic()
         if now >= self.deadline:
-            raise RunFailed(timed_out(pending))
+            raise RunError(timed_out(pending))
         if now >= self.next_progress:
             self.next_progress = now + self.progress_every_s
             for det_id in sorted(pending):
@@ -437,7 +435,7 @@ def _train(
             if rounds[det_id] > 0 and not fresh_verdict:
                 continue  # training on our labels is still running
             if rounds[det_id] >= MAX_PRIMING_ROUNDS:
-                raise RunFailed(
+                raise RunError(
                     f"detector {det_id} is still not trained enough after {added[det_id]} "
                     f"labels (projected accuracy {_fmt(acc)}, needs > {MIN_ACCURACY}); "
                     "check the detector in the Groundlight app"

@@ -1,19 +1,21 @@
-"""The `load_test.log` format: JSON lines, written by the run, read by `reporting`.
+"""The `load_test.log` format and its one writer: every scenario writes this log.
 
-This module is the single definition of the format; it imports nothing from locust or gevent
-so that the reporter can use it.
-
-Every line is one JSON object with a `type`. Times are wall-clock UNIX seconds (float).
+JSON lines, written while the run goes and read by `edgeload.reporting` (which re-renders any
+run folder from it). This module is the single definition of the format; it imports nothing
+from locust or gevent. Times are wall-clock UNIX seconds (float).
 
     header       first line, exactly once
-                 {"type": "header", "schema_version": 1, "tool": "edgeload", "tool_version",
-                  "scenario": "throughput", "created_at": ISO-8601 UTC,
-                  "target": {"kind": "simulated"|"real", "url": endpoint URL without secrets},
+                 {"type": "header", "schema_version": 2, "tool": "edgeload", "tool_version",
+                  "scenario": "throughput"|"fps"|"memory-pressure"|"rollouts",
+                  "run_id": str (unique per run), "created_at": ISO-8601 UTC,
+                  "target": {"kind": "simulated"|"real", "url": endpoint URL without secrets,
+                             "started_by_edgeload": bool, ...},
                   "inputs": {every option of the run},
-                  "metadata": {detector, images, versions, hosts, ... (free-form)}}
-    step         a ramp step starts
+                  "metadata": {detectors, images, versions, hosts, ... (free-form)}}
+    step         a step (throughput: a ramp step; fps: one image size's warm-up or test) starts
                  {"type": "step", "t", "step": int (0-based), "clients": int,
-                  "expected_rps": float (requests/s the whole step should reach)}
+                  "expected_rps": float | null (requests/s the whole step should reach),
+                  ...scenario fields (e.g. "phase", "image_size")}
     requests     a batch of request records, column-oriented (one list per field, same length n)
                  so that writing and reading a million requests stays cheap:
                  {"type": "requests", "worker": worker id, "n": int,
@@ -26,30 +28,45 @@ Every line is one JSON object with a `type`. Times are wall-clock UNIX seconds (
                   "error":        [null | error category, see ERROR_CATEGORIES],
                   "detector":     [detector id],
                   "clients":      [active clients when the request started],
-                  "step":         [ramp step index when the request started]}
+                  "step":         [step index when the request started]}
     utilization  one resource sample
                  {"type": "utilization", "t", "source": "endpoint"|"generator", "host": str,
                   "cpu_pct", "ram_pct", "gpu_pct", "vram_pct": float or null (unknown),
                   "ram_used_bytes", "vram_used_bytes", "vram_total_bytes": int or null,
                   "gpus": [{"index", "name", "gpu_pct", "vram_used_bytes",
                             "vram_total_bytes"}]}
+    sample       a scenario's own observation (pods, memory, model versions, pipeline config)
+                 {"type": "sample", "t", "kind": str, ...fields of that kind}
     worker_lost  a distributed worker disappeared
                  {"type": "worker_lost", "t", "worker": worker id,
                   "unreceived_requests": int (requests it made that never reached the log,
                   estimated where not known exactly)}
     event        anything worth a mark on the timeline
                  {"type": "event", "t", "name": str, "detail": str}
-    end          last line of a run that ended (missing after a hard crash)
+    end          last line of a run that ended (missing after a hard crash; readers take the
+                 last one)
                  {"type": "end", "t", "status": "completed"|"interrupted"|"failed",
-                  "reason": str, "locust_request_count": int | null}
+                  "reason": str, "signal": "SIGINT"|"SIGTERM"|null,
+                  "locust_request_count": int | null, ...scenario fields}
 
 Format history:
-    1: first version.
+    1: first version (throughput only wrote it in full).
+    2: every scenario; `run_id`; `sample` records; `signal` in `end`; extra step fields.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+import json
+import os
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from edgeload import verdict
+from edgeload.errors import OutputError, ResultsError
+
+SCHEMA_VERSION = 2
 LOG_FILENAME = "load_test.log"
 
 HEADER = "header"
@@ -57,10 +74,11 @@ STEP = "step"
 REQUESTS = "requests"
 UTILIZATION = "utilization"
 WORKER_LOST = "worker_lost"
+SAMPLE = "sample"
 EVENT = "event"
 END = "end"
 
-RECORD_TYPES = (HEADER, STEP, REQUESTS, UTILIZATION, WORKER_LOST, EVENT, END)
+RECORD_TYPES = (HEADER, STEP, REQUESTS, UTILIZATION, SAMPLE, WORKER_LOST, EVENT, END)
 
 # Column names of a `requests` batch, in order.
 REQUEST_COLUMNS = (
@@ -99,22 +117,138 @@ ERROR_CATEGORIES = {
 NOT_SENT_CATEGORIES = frozenset({"dropped"})
 
 
-STATUS_COMPLETED = "completed"
-STATUS_INTERRUPTED = "interrupted"
-STATUS_FAILED = "failed"
-
-
-class SchemaError(ValueError):
-    """A log that this version cannot read."""
+# The run statuses an `end` record carries (edgeload.verdict defines them).
+STATUS_COMPLETED = verdict.STATUS_COMPLETED
+STATUS_INTERRUPTED = verdict.STATUS_INTERRUPTED
+STATUS_FAILED = verdict.STATUS_FAILED
 
 
 def check_header(record: dict) -> None:
     """Refuse a log whose first record is not a header of a version we know."""
     if record.get("type") != HEADER:
-        raise SchemaError("not an edgeload log: the first line is not a header record")
+        raise ResultsError("not an edgeload log: the first line is not a header record")
     version = record.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise SchemaError(
+        raise ResultsError(
             f"log schema_version {version!r} is not supported by this edgeload "
             f"(it reads version {SCHEMA_VERSION}); use the edgeload version that wrote it"
         )
+
+
+def new_run_id() -> str:
+    """A run's identity: distributed workers check it, so no record reaches another run's log."""
+    return uuid.uuid4().hex
+
+
+def header(
+    *,
+    scenario: str,
+    run_id: str,
+    target: dict | None,
+    inputs: dict,
+    metadata: dict,
+    created_at: str | None = None,
+) -> dict:
+    """The header record of a run."""
+    from edgeload import __version__
+
+    return {
+        "type": HEADER,
+        "schema_version": SCHEMA_VERSION,
+        "tool": "edgeload",
+        "tool_version": __version__,
+        "scenario": scenario,
+        "run_id": run_id,
+        "created_at": created_at or utc_now_iso(),
+        "target": target,
+        "inputs": inputs,
+        "metadata": metadata,
+    }
+
+
+def end(
+    status: str, reason: str, *, t: float | None = None, signal: str | None = None, **extra: Any
+) -> dict:
+    """The end record of a run."""
+    if status not in verdict.RUN_STATUSES:
+        raise ValueError(f"run status {status!r} is not one of {verdict.RUN_STATUSES}")
+    return {
+        "type": END,
+        "t": time.time() if t is None else t,
+        "status": status,
+        "reason": reason,
+        "signal": signal,
+        **extra,
+    }
+
+
+def event(name: str, detail: str = "", *, t: float | None = None) -> dict:
+    return {"type": EVENT, "t": time.time() if t is None else t, "name": name, "detail": detail}
+
+
+def sample(kind: str, *, t: float | None = None, **fields: Any) -> dict:
+    return {"type": SAMPLE, "t": time.time() if t is None else t, "kind": kind, **fields}
+
+
+def utc_now_iso() -> str:
+    """Now, UTC, to the second: `2026-12-01T08:06:28Z`."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class LogWriter:
+    """Appends JSON-lines records to one log file through a large buffer.
+
+    Callers flush when a record must be on disk (a batch, the end). A write error of any kind
+    (disk full, file system gone read-only) raises OutputError naming the file, once; the
+    writer is closed after it, so what reached the disk stays a readable log. `close()` is
+    idempotent.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, mode: str = "w") -> None:
+        self.path = os.fspath(path)
+        try:
+            self._file: IO[str] | None = open(self.path, mode, encoding="utf-8", buffering=1 << 20)
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        self.records_written = 0
+
+    @property
+    def closed(self) -> bool:
+        return self._file is None
+
+    def write(self, record: dict) -> None:
+        if self._file is None:
+            raise ValueError(f"log {self.path} is closed")
+        line = json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
+        self._guarded(self._file.write, line)
+        self.records_written += 1
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._guarded(self._file.flush)
+
+    def close(self) -> None:
+        f, self._file = self._file, None
+        if f is not None:
+            try:
+                f.flush()
+            except OSError as exc:
+                _close_quietly(f)
+                raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            f.close()
+
+    def _guarded(self, call: Any, *args: Any) -> None:
+        try:
+            call(*args)
+        except OSError as exc:
+            f, self._file = self._file, None
+            if f is not None:
+                _close_quietly(f)
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+
+def _close_quietly(f: IO[str]) -> None:
+    try:
+        f.close()
+    except OSError:
+        pass

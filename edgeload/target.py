@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from edgeload.errors import RunFailed, UsageError
+from edgeload.errors import RunError, UsageError
 
 ENDPOINT_VARIABLE = "GROUNDLIGHT_ENDPOINT"
 TOKEN_VARIABLE = "GROUNDLIGHT_API_TOKEN"
@@ -205,12 +205,12 @@ def start_simulated_target(
     sim = SimulatedEndpoint(profile, time_scale=time_scale, tls=tls)
     try:
         sim.start()
-    except (UsageError, RunFailed):
+    except (UsageError, RunError):
         sim.stop()
         raise
     except Exception as exc:
         sim.stop()
-        raise RunFailed(f"could not start the simulated edge endpoint: {one_line(exc)}") from exc
+        raise RunError(f"could not start the simulated edge endpoint: {one_line(exc)}") from exc
     return Target(
         kind=KIND_SIMULATED,
         url=sim.url,
@@ -340,7 +340,7 @@ def wait_for_endpoint(
     interval_s: float = 5.0,
 ) -> float:
     """Poll until the endpoint answers (printing one line per failed attempt); returns the
-    wall-clock time it first answered. RunFailed after `timeout_s`."""
+    wall-clock time it first answered. RunError after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     attempt = 0
     while True:
@@ -350,7 +350,7 @@ def wait_for_endpoint(
             return time.time()
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise RunFailed(
+            raise RunError(
                 f"the edge endpoint at {target.url} did not come up within {timeout_s:g} s"
             )
         progress(f"waiting for the edge endpoint (attempt {attempt}): {problem}")
@@ -445,7 +445,7 @@ def _bypass_retry_decorators(api_client: Any) -> None:
             setattr(api_client, name, types.MethodType(original, api_client))
             found = found or name == "call_api"
     if not found:
-        raise RunFailed(
+        raise RunError(
             "this groundlight SDK version has no retry decorator on call_api to switch off; "
             "edgeload expects groundlight==1.3.1"
         )

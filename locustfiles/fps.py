@@ -24,7 +24,7 @@ import gevent
 from locust import LoadTestShape, User, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
-from edgeload.errors import RunFailed, UsageError
+from edgeload.errors import RunError, UsageError
 from edgeload.scenarios.fps.run import (
     DEFAULT_ITERATIONS,
     DEFAULT_WARMUP_ITERATIONS,
@@ -182,7 +182,7 @@ class FpsUser(User):
             _execute(self.environment)
             completed = True
         except Exception as exc:  # provisioning failed, endpoint gone: one line, then report
-            known = isinstance(exc, UsageError | RunFailed)
+            known = isinstance(exc, UsageError | RunError)
             message = str(exc) if known else f"{type(exc).__name__}: {exc}"
             sys.stderr.write(f"locust fps: error: {message}\n")
             if RUN.session is not None:

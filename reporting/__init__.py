@@ -1,12 +1,13 @@
-"""Post-run reporting: read `load_test.log`, analyse it, write results JSON and plots, compare.
+"""Post-run reporting for every scenario: read `load_test.log`, run the scenario's analysis,
+write the results envelope and plots, print summaries, compare runs.
 
-    from edgeload.reporting import write_reports
-    results = write_reports(run_dir)   # raises ReportError (one-line message)
+    from edgeload.reporting import write_reports, load_results
+    results = write_reports(run_dir)   # ResultsError / OutputError (one-line messages)
 
-Never imports locust or gevent; the analysis never touches the network.
+Never imports locust or gevent; analysis never touches the network.
 """
 
-from edgeload.reporting.errors import ReportError
 from edgeload.reporting.report import write_reports
+from edgeload.reporting.results import load_results
 
-__all__ = ["ReportError", "write_reports"]
+__all__ = ["load_results", "write_reports"]

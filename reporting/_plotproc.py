@@ -1,5 +1,8 @@
-"""Child process of `edgeload.reporting.report`: import matplotlib, then draw the plots of the
-analysis the parent sends on stdin (a pickle it made itself) into the run folder."""
+"""Child process of `edgeload.reporting.report`: import matplotlib and the scenario's plots,
+then draw the plot data the parent sends on stdin (a pickle it made itself) into the run folder.
+
+    python -m edgeload.reporting._plotproc RUN_DIR SCENARIO
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,15 @@ from pathlib import Path
 
 
 def main() -> int:
-    import edgeload.reporting.plots  # noqa: F401 - the slow import, overlapped with the parent's reading
     from edgeload.reporting.report import save_plots
+    from edgeload.scenarios import scenario
 
+    run_dir, scenario_name = Path(sys.argv[1]), sys.argv[2]
+    scenario(scenario_name).plots  # noqa: B018 - the slow import, overlapped with the reading
     payload = sys.stdin.buffer.read()
     if not payload:  # the parent failed before it had anything to draw
         return 0
-    save_plots(pickle.loads(payload), Path(sys.argv[1]))
+    save_plots(scenario_name, pickle.loads(payload), run_dir)
     return 0
 
 

@@ -1,8 +1,9 @@
-"""Compare two runs' results metric by metric, and gate on regressions (pure; no I/O).
+"""Compare two runs of the same scenario metric by metric, and gate on regressions (pure).
 
-Every run-level metric of the metric table is compared; whether a change is better or worse
-comes from the metric (more throughput is better, more latency is worse, utilization is
-neither). Runs measured on different setups are flagged, since their numbers are not
+Every run-level metric of the scenario's metric table is compared; whether a change is better
+or worse comes from the metric (more throughput is better, more latency is worse, utilization
+and step indices are neither, shown without a direction). Runs of different scenarios are
+refused; runs with different inputs or setups are flagged, since their numbers are not
 comparable as they stand.
 
 Gates (`--fail-on`) in a short syntax, comma-separated:
@@ -19,33 +20,23 @@ import math
 import re
 from dataclasses import dataclass
 
-from edgeload.reporting.errors import ReportError
-from edgeload.reporting.metrics import (
-    RUN_METRICS,
-    RUN_METRICS_BY_NAME,
-    Metric,
-    metric,
-    run_metric_value,
-)
+from edgeload.errors import ResultsError
+from edgeload.reporting.metrics import Metric, by_name, metric_value, number
+from edgeload.scenarios import scenario
 
 BETTER, WORSE, SAME, NEUTRAL, MISSING = "better", "worse", "same", "", "n/a"
 
-# Setup facts that make two runs incomparable when they differ: label -> lookup paths
-# (the first one found wins). The paths follow edgeload.metadata and the throughput inputs.
-_SETUP: dict[str, list[tuple[str, ...]]] = {
-    "scenario": [("metadata", "scenario")],
-    "target kind": [("metadata", "target", "kind")],
-    "endpoint URL": [("metadata", "target", "url")],
-    "endpoint images": [("metadata", "endpoint_images")],
-    "detector mode": [("inputs", "detector_mode"), ("metadata", "images", "mode")],
-    "image size": [
-        (("inputs", "image_width"), ("inputs", "image_height")),
-        (("metadata", "images", "width"), ("metadata", "images", "height")),
-    ],
-    "client": [("inputs", "client")],
-    "generator host": [("metadata", "generator_host", "hostname")],
-    "generator CPU": [("metadata", "generator_host", "cpu_model")],
+# Setup facts that make two runs incomparable when they differ: label -> lookup path.
+# The paths follow edgeload.metadata; every input is compared as well.
+_SETUP: dict[str, tuple[str, ...]] = {
+    "target kind": ("target", "kind"),
+    "endpoint URL": ("target", "url"),
+    "endpoint images": ("metadata", "endpoint_images"),
+    "generator host": ("metadata", "generator_host", "hostname"),
+    "generator CPU": ("metadata", "generator_host", "cpu_model"),
 }
+# Inputs that do not change what is measured.
+_INPUTS_IGNORED = frozenset({"output_dir"})
 
 
 @dataclass(frozen=True)
@@ -73,29 +64,22 @@ def _lookup(results: dict, path: tuple[str, ...]):
     return node
 
 
-def _setup_value(results: dict, paths: list) -> object:
-    for path in paths:
-        if isinstance(path[0], tuple):  # several values shown together (width x height)
-            parts = [_lookup(results, p) for p in path]
-            value = None if None in parts else "x".join(str(p) for p in parts)
-        else:
-            value = _lookup(results, path)
-        if value is not None:
-            return value
-    return None
-
-
-def _number(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+def run_metrics(scenario_name: str) -> tuple[Metric, ...]:
+    """The run-level metrics of a scenario (its metric table), in the order shown."""
+    return scenario(scenario_name).analysis.RUN_METRICS
 
 
 def compare_results(a: dict, b: dict) -> Comparison:
-    """Every run-level metric of run A against run B, and setup differences as warnings."""
+    """Every run-level metric of run A against run B (same scenario), and setup differences
+    as warnings. ResultsError when the runs are of different scenarios."""
+    if a.get("scenario") != b.get("scenario"):
+        raise ResultsError(
+            f"cannot compare a {a.get('scenario')} run with a {b.get('scenario')} run: "
+            "give two runs of the same scenario"
+        )
     rows = []
-    for m in RUN_METRICS:
-        va, vb = _number(run_metric_value(a, m)), _number(run_metric_value(b, m))
+    for m in run_metrics(a["scenario"]):
+        va, vb = number(metric_value(a, m)), number(metric_value(b, m))
         if va is None or vb is None:
             rows.append(Row(m, va, vb, None, None, MISSING))
             continue
@@ -108,16 +92,25 @@ def compare_results(a: dict, b: dict) -> Comparison:
         else:
             verdict = BETTER if (change > 0) == m.higher_is_better else WORSE
         rows.append(Row(m, va, vb, change, pct, verdict))
+    return Comparison(rows, _setup_warnings(a, b))
+
+
+def _setup_warnings(a: dict, b: dict) -> list[str]:
     warnings = []
-    for label, paths in _SETUP.items():
-        va, vb = _setup_value(a, paths), _setup_value(b, paths)
+    inputs_a, inputs_b = a.get("inputs") or {}, b.get("inputs") or {}
+    for key in sorted((set(inputs_a) | set(inputs_b)) - _INPUTS_IGNORED):
+        va, vb = inputs_a.get(key), inputs_b.get(key)
+        if va != vb:
+            warnings.append(f"the runs differ in input {key}: A {_short(va)} vs B {_short(vb)}")
+    for label, path in _SETUP.items():
+        va, vb = _lookup(a, path), _lookup(b, path)
         if va is not None and vb is not None and va != vb:
             warnings.append(f"the runs differ in {label}: A {_short(va)} vs B {_short(vb)}")
     for name, results in (("A", a), ("B", b)):
-        status = _lookup(results, ("outputs", "status"))
+        status = results.get("status")
         if status and status != "completed":
             warnings.append(f"run {name} did not complete ({status})")
-    return Comparison(rows, warnings)
+    return warnings
 
 
 def _short(value) -> str:
@@ -141,7 +134,7 @@ class Gate:
     def fails(self, a, b) -> str | None:
         """None when run B is within the bound; otherwise a message saying how it broke it."""
         name = self.metric.name
-        va, vb = _number(a), _number(b)
+        va, vb = number(a), number(b)
         if va is None or vb is None:
             which = "A" if va is None else "B"
             return f"{self.text}: {name} is missing in run {which}, so the gate cannot pass"
@@ -164,36 +157,36 @@ class Gate:
         return None
 
 
-def parse_gates(spec: str) -> list[Gate]:
-    """`name:[+|-]N[%],...` into Gates; ReportError (one line) for anything else."""
+def parse_gates(spec: str, scenario_name: str) -> list[Gate]:
+    """`name:[+|-]N[%],...` into Gates on the scenario's metrics; ResultsError (one line)
+    for anything else."""
+    metrics = by_name(run_metrics(scenario_name))
+    aliases = getattr(scenario(scenario_name).analysis, "ALIASES", {})
     gates = []
     for part in (p for p in spec.split(",") if p.strip()):
         match = _GATE.match(part)
         if not match:
-            raise ReportError(
+            raise ResultsError(
                 f"bad --fail-on gate {part.strip()!r}: write METRIC:[+|-]NUMBER[%], "
                 "e.g. max_steady_rps:-5%,latency_p95_ms:+10%"
             )
         name, sign, amount, percent = match.groups()
-        try:
-            m = metric(name)
-        except KeyError:
-            raise ReportError(
-                f"unknown metric {name!r} in --fail-on; known: {', '.join(RUN_METRICS_BY_NAME)}"
-            ) from None
-        if m.name not in RUN_METRICS_BY_NAME:
-            raise ReportError(f"{name!r} is a per-step column, not a run metric: it cannot gate")
+        m = metrics.get(aliases.get(name, name))
+        if m is None:
+            raise ResultsError(
+                f"unknown {scenario_name} metric {name!r} in --fail-on; known: {', '.join(metrics)}"
+            )
         if sign:
             direction = 1 if sign == "+" else -1
         elif m.higher_is_better is None:
-            raise ReportError(
+            raise ResultsError(
                 f"{m.name} is neither better higher nor lower: give the gate a sign (+ or -)"
             )
         else:
             direction = -1 if m.higher_is_better else 1  # the worse way
         gates.append(Gate(m, direction, float(amount), bool(percent), part.strip()))
     if not gates:
-        raise ReportError("--fail-on is empty: give at least one METRIC:[+|-]NUMBER[%]")
+        raise ResultsError("--fail-on is empty: give at least one METRIC:[+|-]NUMBER[%]")
     return gates
 
 
@@ -201,7 +194,7 @@ def check_gates(gates: list[Gate], a: dict, b: dict) -> list[str]:
     """Messages of the gates run B breaks (empty: all pass)."""
     broken = []
     for gate in gates:
-        message = gate.fails(run_metric_value(a, gate.metric), run_metric_value(b, gate.metric))
+        message = gate.fails(metric_value(a, gate.metric), metric_value(b, gate.metric))
         if message:
             broken.append(message)
     return broken

@@ -1,14 +1,18 @@
-"""Read `load_test.log` (format: `edgeload.runlog`) into compact per-step and per-second data.
+"""The one reader of `load_test.log` (format: `edgeload.runlog`), for every scenario.
 
-The log is streamed line by line; nothing keeps a Python object per request. What is kept:
+The log is streamed line by line; by default nothing keeps a Python object per request, so a
+million-request throughput log reads in seconds. What is kept:
 - per ramp step: counters, errors by category, and the raw latencies as float32 (4 bytes per
   request, twice when intended send times are present) so that step percentiles are exact;
 - per second of the run: request and error counts and a log-spaced latency histogram (a few
   hundred counters per second), so memory for the time series grows with the run's length,
   not with its request count;
-- the small records (steps, utilization samples, lost workers, events, end) as they are.
+- the small records (steps, utilization samples, scenario samples by kind, lost workers,
+  events, end) as they are;
+- with `keep_requests=True` (scenarios with few requests: fps, the pod scenarios), every
+  request's columns too, in `LogData.requests`.
 
-A last line cut off by a crash is tolerated (reported in `RunLog.truncated_tail_bytes`); a bad
+A last line cut off by a crash is tolerated (reported in `LogData.truncated_tail_bytes`); a bad
 line anywhere else is an error, since it means the log was damaged, not merely cut short.
 """
 
@@ -23,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeload import runlog
-from edgeload.reporting.errors import ReportError
+from edgeload.errors import ResultsError
 
 # Per-second latency histogram: log-spaced bins, each 5% wider than the last, from 0.1 ms up
 # to 1,000 s (anything above lands in the last bin). Percentiles read from it are within
@@ -138,7 +142,7 @@ class SecondSeries:
         if new_end > end:  # grow at the end geometrically: runs append seconds
             new_end = max(new_end, new_base + 2 * (end - new_base))
         if new_end - new_base > MAX_RUN_SPAN_S:
-            raise ReportError(
+            raise ResultsError(
                 f"request times span more than {MAX_RUN_SPAN_S // 86400} days: "
                 "the log is damaged or holds more than one run"
             )
@@ -189,7 +193,7 @@ def _histogram(flat_rows: np.ndarray, latency_ms: np.ndarray, width: int) -> np.
 
 
 @dataclass
-class RunLog:
+class LogData:
     """Everything the analysis needs from one log, in compact form."""
 
     path: Path
@@ -198,6 +202,8 @@ class RunLog:
     steps: dict[int, StepData] = field(default_factory=dict)
     seconds: SecondSeries = field(default_factory=SecondSeries)
     utilization: list[dict] = field(default_factory=list)
+    samples: dict[str, list[dict]] = field(default_factory=dict)  # kind -> records, in order
+    requests: dict[str, list] | None = None  # column -> values (keep_requests=True only)
     workers_lost: list[dict] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)
     end: dict | None = None
@@ -212,34 +218,58 @@ class RunLog:
     def has_intended(self) -> bool:
         return any(s.has_intended for s in self.steps.values())
 
+    @property
+    def scenario(self) -> str:
+        return str(self.header.get("scenario"))
 
-def read_log(path: str | Path) -> RunLog:
-    """Stream a `load_test.log` into a RunLog; raises ReportError saying what is wrong."""
+    def samples_of(self, kind: str) -> list[dict]:
+        return self.samples.get(kind, [])
+
+
+def read_header(path: str | Path) -> dict:
+    """Only the header of a log (to learn its scenario before reading the rest)."""
     path = Path(path)
+    with _open(path) as handle:
+        return _header(path, handle.readline())
+
+
+def _open(path: Path):
     try:
-        handle = open(path, "rb")
+        return open(path, "rb")
     except FileNotFoundError:
-        raise ReportError(f"{path}: no such log file") from None
+        raise ResultsError(f"{path}: no such log file") from None
     except OSError as exc:
-        raise ReportError(f"{path}: cannot open the log ({exc.strerror})") from None
-    with handle:
-        first = handle.readline()
-        if not first.strip():
-            raise ReportError(f"{path}: the log is empty")
-        try:
-            header = json.loads(first)
-        except ValueError:
-            raise ReportError(
-                f"{path}: line 1 is not a JSON header record: not an edgeload log, "
-                "or the run died before writing its first line"
-            ) from None
-        if not isinstance(header, dict):
-            raise ReportError(f"{path}: line 1 is not a header record: not an edgeload log")
-        try:
-            runlog.check_header(header)
-        except runlog.SchemaError as exc:
-            raise ReportError(f"{path}: {exc}") from None
-        run = RunLog(path=path, header=header)
+        raise ResultsError(f"{path}: cannot open the log ({exc.strerror})") from None
+
+
+def _header(path: Path, first: bytes) -> dict:
+    if not first.strip():
+        raise ResultsError(f"{path}: the log is empty")
+    try:
+        header = json.loads(first)
+    except (ValueError, RecursionError):
+        raise ResultsError(
+            f"{path}: line 1 is not a JSON header record: not an edgeload log, "
+            "or the run died before writing its first line"
+        ) from None
+    if not isinstance(header, dict):
+        raise ResultsError(f"{path}: line 1 is not a header record: not an edgeload log")
+    try:
+        runlog.check_header(header)
+    except ResultsError as exc:
+        raise ResultsError(f"{path}: {exc}") from None
+    return header
+
+
+def read_log(path: str | Path, *, keep_requests: bool = False) -> LogData:
+    """Stream a `load_test.log` into LogData; raises ResultsError saying what is wrong.
+
+    keep_requests: also keep every request's columns (for logs of a few thousand requests).
+    """
+    path = Path(path)
+    with _open(path) as handle:
+        header = _header(path, handle.readline())
+        run = LogData(path=path, header=header, requests={} if keep_requests else None)
         reader = _RecordReader(run)
         bad: tuple[int, str, int] | None = None  # (line number, error, bytes) of a bad line
         lineno = 1
@@ -247,13 +277,13 @@ def read_log(path: str | Path) -> RunLog:
             if not line.strip():
                 continue
             if bad is not None:
-                raise ReportError(
+                raise ResultsError(
                     f"{path}: line {bad[0]} is damaged ({bad[1]}); only a cut-off last line "
                     "is tolerated, so the log was corrupted, not merely cut short"
                 )
             try:
                 record = json.loads(line)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 bad = (lineno, _short(exc), len(line))
                 continue
             reader.add(record, lineno)
@@ -268,11 +298,11 @@ def _short(exc: Exception) -> str:
 
 
 class _RecordReader:
-    def __init__(self, run: RunLog) -> None:
+    def __init__(self, run: LogData) -> None:
         self.run = run
 
-    def fail(self, lineno: int, message: str) -> ReportError:
-        return ReportError(f"{self.run.path}: line {lineno}: {message}")
+    def fail(self, lineno: int, message: str) -> ResultsError:
+        return ResultsError(f"{self.run.path}: line {lineno}: {message}")
 
     def add(self, record: object, lineno: int) -> None:
         if not isinstance(record, dict):
@@ -299,6 +329,8 @@ class _RecordReader:
             run.step_records.append(record)
         elif kind == runlog.UTILIZATION:
             run.utilization.append(record)
+        elif kind == runlog.SAMPLE:
+            run.samples.setdefault(str(record.get("kind")), []).append(record)
         elif kind == runlog.WORKER_LOST:
             run.workers_lost.append(record)
         elif kind == runlog.EVENT:
@@ -372,6 +404,8 @@ class _RecordReader:
                 sent[not_sent] = False
 
         run = self.run
+        if run.requests is not None:
+            _keep_columns(run.requests, record, n)
         run.request_count += n
         run.first_t = min(run.first_t, float(t.min()))
         run.last_t = max(run.last_t, float((t + latency * 1e-3).max()))
@@ -401,6 +435,13 @@ class _RecordReader:
                 category = errors[i] if errors is not None else None
                 step = step_list[0] if steps is None else int(steps[i])
                 run.steps[step].errors[str(category or UNKNOWN_ERROR)] += 1
+
+
+def _keep_columns(kept: dict[str, list], record: dict, n: int) -> None:
+    """Append a batch's columns to the kept per-request table (absent columns as nulls)."""
+    for name in runlog.REQUEST_COLUMNS:
+        values = record.get(name)
+        kept.setdefault(name, []).extend(values if values is not None else [None] * n)
 
 
 def _int_column(values: list) -> np.ndarray:

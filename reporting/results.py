@@ -1,141 +1,181 @@
-"""`load_test_results.json`: build it from an Analysis, and load it back (checking its version).
+"""`load_test_results.json`: the one results envelope of every scenario, and its one reader.
 
-Layout:
     {"schema_version": RESULTS_SCHEMA_VERSION,
-     "inputs":   every option of the run (from the log header),
-     "outputs":  {"status", "status_reason", "throughput_summary", "steps" (per-step table),
-                  "system_utilization_summary", "errors_by_category", "workers_lost",
-                  "events", "request_records", "locust_request_count", "warnings"},
-     "metadata": the header's metadata (endpoint images, detector, versions, hosts, git ...)
-                 plus created_at (UTC), scenario, target {kind, url}, tool, tool_version,
-                 log_schema_version and report {generated_at, log file, log bytes},
-     "units":    metric name -> unit (from edgeload.reporting.metrics),
-     "definitions": short definitions of steady and corrected latency}
+     "scenario":  "throughput" | "fps" | "memory-pressure" | "rollouts",
+     "run_id":    the log header's run id,
+     "status":    "completed" | "interrupted" | "failed",  "status_reason": str,
+     "verdict":   "pass" | "fail" | "inconclusive",        "verdict_reason": str,
+     "exit_code": the code the run exits with (edgeload.verdict's table),
+     "target":    {"kind": "real"|"simulated", "url", ...} (no secrets),
+     "inputs":    every option of the run (no secrets),
+     "metadata":  the header's metadata (endpoint images, detectors, versions, hosts, git ...)
+                  plus created_at, tool, tool_version, log_schema_version and report
+                  {generated_at, file, bytes, truncated_tail_bytes},
+     "outputs":   the scenario's own figures; `outputs.summary` holds its headline figures by
+                  metric name (what `compare`, gates and `history` read),
+     "checks":    [{"name", "kind", "status": "passed"|"failed"|"not_observed", "detail",
+                   "required"}],
+     "warnings":  [{"code", "message"}],
+     "metrics":   {name: {"unit", "aggregation", "higher_is_better", "description"}} for every
+                  figure in outputs.summary,
+     "definitions": {term: short definition}}
 
 Format history (this file's own version, independent of the log's and the package's):
-    1: first version.
+    1: throughput only (outputs.throughput_summary, outputs.status).
+    2: one envelope for every scenario: scenario, status, verdict, exit_code, checks, warnings
+       and target at the top; headline figures in outputs.summary.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from edgeload.reporting.errors import ReportError
-from edgeload.reporting.metrics import ALL_METRICS
-from edgeload.scenarios.throughput.analysis import (
-    MIN_REQUESTS_FOR_PERCENTILES,
-    STEADY_RATE_PERCENT,
-    STEADY_SUCCESS_PERCENT,
-    Analysis,
-)
+from edgeload import verdict
+from edgeload.errors import ResultsError
+from edgeload.reporting.logreader import LogData
+from edgeload.reporting.metrics import Metric
+from edgeload.verdict import Check
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2
 RESULTS_FILENAME = "load_test_results.json"
+REQUIRED_KEYS = ("scenario", "status", "verdict", "exit_code", "inputs", "outputs", "checks")
 
-# Input names that could hold a secret; they never reach a results file.
+# Keys that could hold a secret never reach a results file, at any depth.
 _SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey")
 
-DEFINITIONS = {
-    "achieved_rps": "requests sent in the step divided by the step's duration",
-    "dropped": (
-        "open-model arrivals that found every in-flight slot busy and were never sent: counted "
-        "as requests and failures, left out of latency percentiles and of achieved_rps"
-    ),
-    "steady": (
-        f"achieved_rps >= {STEADY_RATE_PERCENT}% of expected_rps and success_rate >= "
-        f"{STEADY_SUCCESS_PERCENT}%"
-    ),
-    "latency": "from the actual send of the request to its answer (raw per-request values)",
-    "corrected_latency": (
-        "from the intended send time of a paced request to its answer (coordinated-omission "
-        "corrected; equals latency for requests that were not paced)"
-    ),
-    "percentiles": "linear interpolation over the raw per-request values (numpy)",
-    "few_requests": (
-        f"percentiles of steps with fewer than {MIN_REQUESTS_FOR_PERCENTILES} requests are "
-        "flagged as unreliable"
-    ),
-    "maximum_steady_ramp": "0-based index of the steady step with the highest achieved_rps",
-}
+
+@dataclass
+class ScenarioAnalysis:
+    """What a scenario's pure analysis gives the reporter.
+
+    outputs: JSON-ready figures; outputs["summary"] holds the headline figures by metric name.
+    metrics: the metric table rows of the figures in outputs["summary"].
+    status/status_reason: set only to override the log's end record (None: take the log's).
+    plot_data: what the scenario's plots draw (picklable: it is sent to the plot process).
+    """
+
+    outputs: dict[str, Any]
+    checks: list[Check]
+    warnings: list[dict[str, str]]
+    metrics: tuple[Metric, ...]
+    status: str | None = None
+    status_reason: str | None = None
+    plot_data: Any = None
+    definitions: dict[str, str] = field(default_factory=dict)
 
 
-def _scrub(value):
-    """Drop anything keyed like a secret, at any depth."""
-    if isinstance(value, dict):
-        return {
-            k: _scrub(v)
-            for k, v in value.items()
-            if not any(word in str(k).lower() for word in _SECRET_WORDS)
-        }
-    if isinstance(value, list):
-        return [_scrub(v) for v in value]
-    return value
+def run_status(log: LogData) -> tuple[str, str, str | None]:
+    """(status, reason, signal) of a run from its log's last end record."""
+    end = log.end
+    if end is None:
+        return (
+            verdict.STATUS_INTERRUPTED,
+            "the log has no end record: the run crashed, was killed, or is still running",
+            None,
+        )
+    status = str(end.get("status") or verdict.STATUS_COMPLETED)
+    if status not in verdict.RUN_STATUSES:
+        status = verdict.STATUS_FAILED
+    signal = end.get("signal") if end.get("signal") in ("SIGINT", "SIGTERM") else None
+    return status, str(end.get("reason") or ""), signal
 
 
-def build_results(analysis: Analysis, *, generated_at: datetime | None = None) -> dict:
-    """The results dict for an analysed run (JSON-ready)."""
-    header = analysis.header
+def warning(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
+def build_results(
+    log: LogData,
+    analysis: ScenarioAnalysis,
+    *,
+    generated_at: datetime | None = None,
+    output_error: str | None = None,
+) -> dict:
+    """The results envelope for an analysed log (JSON-ready)."""
+    header = log.header
+    status, reason, signal = run_status(log)
+    if analysis.status is not None:
+        status, reason = analysis.status, analysis.status_reason or reason
+    decided = verdict.decide(status, analysis.checks, signal_name=signal, output_error=output_error)
     generated = (generated_at or datetime.now(UTC)).isoformat(timespec="seconds")
-    metadata = dict(_scrub(header.get("metadata") or {}))
+    metadata = dict(scrub(header.get("metadata") or {}))
     metadata.update(
         {
             "created_at": header.get("created_at"),
-            "scenario": header.get("scenario"),
-            "target": _scrub(header.get("target") or {}),
             "tool": header.get("tool"),
             "tool_version": header.get("tool_version"),
             "log_schema_version": header.get("schema_version"),
-            "report": {"generated_at": generated, **analysis.log_info},
+            "report": {
+                "generated_at": generated,
+                "file": log.path.name,
+                "bytes": log.log_bytes,
+                "truncated_tail_bytes": log.truncated_tail_bytes,
+            },
         }
     )
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
-        "inputs": _scrub(header.get("inputs") or {}),
-        "outputs": {
-            "status": analysis.status,
-            "status_reason": analysis.status_reason,
-            "throughput_summary": analysis.summary,
-            "steps": analysis.steps,
-            "system_utilization_summary": analysis.utilization_summary,
-            "errors_by_category": analysis.errors_by_category,
-            "workers_lost": analysis.workers_lost,
-            "events": analysis.events,
-            "request_records": analysis.request_count,
-            "locust_request_count": analysis.locust_request_count,
-            "warnings": analysis.warnings,
-        },
+        "scenario": header.get("scenario"),
+        "run_id": header.get("run_id"),
+        "status": status,
+        "status_reason": reason,
+        "verdict": decided.verdict,
+        "verdict_reason": decided.reason,
+        "exit_code": decided.exit_code,
+        "target": scrub(header.get("target") or {}),
+        "inputs": scrub(header.get("inputs") or {}),
         "metadata": metadata,
-        "units": {name: m.unit for name, m in ALL_METRICS.items() if m.unit},
-        "definitions": DEFINITIONS,
+        "outputs": analysis.outputs,
+        "checks": [c.as_record() for c in analysis.checks],
+        "warnings": analysis.warnings,
+        "metrics": {m.name: m.as_record() for m in analysis.metrics},
+        "definitions": analysis.definitions,
     }
 
 
+def scrub(value: Any) -> Any:
+    """`value` without anything keyed like a secret, at any depth."""
+    if isinstance(value, dict):
+        return {
+            k: scrub(v)
+            for k, v in value.items()
+            if not any(word in str(k).lower() for word in _SECRET_WORDS)
+        }
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value
+
+
 def load_results(path: str | Path) -> dict:
-    """Read a results file, refusing one of a format version this edgeload does not know."""
+    """Read a results file (or a run folder's), refusing versions this edgeload does not know."""
     path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_FILENAME
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ReportError(f"{path}: no such results file") from None
+        hint = f"; run `edgeload report {path.parent}`" if path.name == RESULTS_FILENAME else ""
+        raise ResultsError(f"{path}: no such results file{hint}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ReportError(f"{path}: cannot read the results file ({exc})") from None
+        raise ResultsError(f"{path}: cannot read the results file ({exc})") from None
     try:
         results = json.loads(text)
-    except ValueError as exc:
-        raise ReportError(f"{path}: not valid JSON ({str(exc)[:80]})") from None
-    if not isinstance(results, dict) or "outputs" not in results:
-        raise ReportError(f"{path}: not an edgeload results file")
+    except (ValueError, RecursionError) as exc:
+        raise ResultsError(f"{path}: not valid JSON ({str(exc)[:80]})") from None
+    if not isinstance(results, dict) or "schema_version" not in results:
+        raise ResultsError(f"{path}: not an edgeload results file")
     version = results.get("schema_version")
     if version != RESULTS_SCHEMA_VERSION:
-        raise ReportError(
+        raise ResultsError(
             f"{path}: results schema_version {version!r} is not supported by this edgeload "
             f"(it reads version {RESULTS_SCHEMA_VERSION}); re-render it from its log with "
             "`edgeload report RUN_DIR`, or use the edgeload version that wrote it"
         )
+    missing = [k for k in REQUIRED_KEYS if k not in results]
+    if missing:
+        raise ResultsError(f"{path}: not an edgeload results file (no {', '.join(missing)})")
     return results
-
-
-def dumps(results: dict) -> str:
-    return json.dumps(results, indent=2, allow_nan=False) + "\n"

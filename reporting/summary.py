@@ -1,87 +1,28 @@
-"""A short plain-text summary of a results dict, for the console (pure: returns a string)."""
+"""The console summary of any scenario's results (pure: returns a string).
+
+Target first, then the verdict, the scenario's own table and headline figures (its analysis
+module's `summary_lines(results)`), each check, and the warnings.
+"""
 
 from __future__ import annotations
 
+from edgeload.scenarios import scenario
 
-def _num(value, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:,.{digits}f}"
-
-
-def _pct(value) -> str:
-    return "-" if value is None else f"{value * 100:.2f}%"
+_MARKS = {"passed": "ok", "failed": "FAIL", "not_observed": "n/o"}
 
 
 def format_summary(results: dict) -> str:
-    out = results["outputs"]
-    meta = results.get("metadata", {})
-    target = meta.get("target") or {}
-    summary = out["throughput_summary"]
+    target = results.get("target") or {}
     lines = [
-        f"{meta.get('scenario') or 'run'} · {target.get('kind', '?')} endpoint "
-        f"{target.get('url', '?')} · {out['status']} · {_num(out['request_records'])} requests"
+        f"target: {target.get('kind', '?')} endpoint {target.get('url', '?')}",
+        f"{results.get('scenario')}: {results['status']}"
+        + (f" ({results['status_reason']})" if results.get("status_reason") else "")
+        + f" · verdict {results['verdict'].upper()} ({results.get('verdict_reason', '')})"
+        + f" · exit {results['exit_code']}",
     ]
-    corrected = any(s.get("corrected_latency_p99_ms") is not None for s in out["steps"])
-    columns = [
-        ("step", 4),
-        ("clients", 7),
-        ("expected/s", 10),
-        ("achieved/s", 10),
-        ("success", 8),
-        ("p50 ms", 8),
-        ("p95 ms", 8),
-        ("p99 ms", 8),
-    ]
-    if corrected:
-        columns.append(("cor.p99", 8))
-    columns.append(("steady", 6))
-    lines.append("  ".join(f"{name:>{width}}" for name, width in columns))
-    for s in out["steps"]:
-        cells = [
-            _num(s["step"]),
-            _num(s["clients"]),
-            _num(s["expected_rps"]),
-            _num(s["achieved_rps"]),
-            _pct(s["success_rate"]),
-            _num(s["latency_p50_ms"]),
-            _num(s["latency_p95_ms"]),
-            _num(s["latency_p99_ms"]),
-        ]
-        if corrected:
-            cells.append(_num(s["corrected_latency_p99_ms"]))
-        cells.append({True: "yes", False: "no", None: "?"}[s["steady"]])
-        lines.append("  ".join(f"{c:>{w}}" for c, (_, w) in zip(cells, columns, strict=True)))
-    best = summary.get("maximum_steady_ramp")
-    lines.append(
-        f"maximum_rps {_num(summary.get('maximum_rps'))} · maximum_steady_rps "
-        f"{_num(summary.get('maximum_steady_rps'))}"
-        + (
-            f" (step {best}, {summary.get('maximum_steady_clients')} clients, p95 "
-            f"{_num(summary.get('latency_p95_ms'))} ms)"
-            if best is not None
-            else " (no steady step)"
-        )
-    )
-    util = out.get("system_utilization_summary") or {}
-    if util.get("step") is not None:
-        for source in ("endpoint", "generator"):
-            u = util.get(source) or {}
-            parts = [
-                f"{name.split('_')[0].upper()} {u[name]:.0f}%"
-                for name in ("gpu_pct", "cpu_pct", "ram_pct", "vram_pct")
-                if u.get(name) is not None
-            ]
-            if parts:
-                lines.append(f"{source} at the maximum steady step: " + ", ".join(parts))
-    if out.get("errors_by_category"):
-        lines.append(
-            "errors: " + ", ".join(f"{k} {_num(v)}" for k, v in out["errors_by_category"].items())
-        )
-    for warning in out.get("warnings", []):
-        lines.append(f"warning: {warning['message']}")
+    lines += scenario(results["scenario"]).analysis.summary_lines(results)
+    for c in results.get("checks", []):
+        lines.append(f"  [{_MARKS.get(c['status'], c['status']):<4}] {c['name']}: {c['detail']}")
+    for w in results.get("warnings", []):
+        lines.append(f"warning: {w['message']}")
     return "\n".join(lines)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from edgeload import runlog
+
 T0 = 1_700_000_000.0  # a whole number: durations between T0 + k come out exact
 
 
@@ -20,7 +22,7 @@ class LogFactory:
     def __init__(
         self,
         *,
-        schema_version: int = 1,
+        schema_version: int = runlog.SCHEMA_VERSION,
         created_at: str = "2025-01-02T03:04:05+00:00",
         inputs: dict | None = None,
         metadata: dict | None = None,

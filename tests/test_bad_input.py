@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from edgeload import cli, runlog
+from edgeload.reporting.results import RESULTS_SCHEMA_VERSION
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "api_BADINPUTbadinput0123456789token"
@@ -63,7 +64,7 @@ CASES = [
     # -- the CLI itself and each subcommand's options
     Case("no subcommand", [], ["COMMAND"]),
     Case("unknown subcommand", ["bench-press"], ["bench-press"]),
-    Case("throughput unknown mode", ["throughput", "SEGMENT"], ["SEGMENT", "BINARY or COUNT"]),
+    Case("throughput unknown mode", ["throughput", "SEGMENT"], ["SEGMENT", "BINARY, COUNT"]),
     Case("throughput zero clients", TP + ["--max-clients", "0"], ["--max-clients", "at least 1"]),
     Case("throughput clients not a number", TP + ["--max-clients", "ten"], ["--max-clients"]),
     Case(
@@ -73,7 +74,7 @@ CASES = [
     ),
     Case("throughput negative rate", TP + ["--requests-per-second", "-1"], ["--requests-per"]),
     Case("throughput zero width", TP + ["--image-width", "0"], ["--image-width"]),
-    Case("throughput unknown client", TP + ["--client", "grpc"], ["grpc", "sdk or http"]),
+    Case("throughput unknown client", TP + ["--client", "grpc"], ["grpc", "sdk, http"]),
     Case("throughput bad detector id", TP + ["--detector-id", "det_nope"], ["det_nope"]),
     Case("throughput bad --processes", TP + ["--processes", "0"], ["--processes"]),
     Case("fps unknown mode", ["fps", "MULTICLASS"], ["MULTICLASS"]),
@@ -177,7 +178,20 @@ def files(tmp_path_factory) -> Path:
     (d / "type.yaml").write_text("pods:\n  startup_s: soon\n")
     (d / "negative.yaml").write_text("service:\n  base_ms: -5\n")
     (d / "unknown.yaml").write_text("box:\n  gpus_please: 3\n")
-    (d / "results.json").write_text(json.dumps({"schema_version": 1, "outputs": {}}))
+    (d / "results.json").write_text(
+        json.dumps(
+            {
+                "schema_version": RESULTS_SCHEMA_VERSION,
+                "scenario": "throughput",
+                "status": "completed",
+                "verdict": "pass",
+                "exit_code": 0,
+                "inputs": {},
+                "outputs": {"summary": {}},
+                "checks": [],
+            }
+        )
+    )
     (d / "no-log").mkdir()
     for name, text in {
         "empty": "",

@@ -92,9 +92,9 @@ def test_faults_mid_run_every_request_is_logged_and_counts_reconcile(tmp_path, c
     assert len(errors) == locust_requests == outputs["request_records"]
     assert records[-1]["locust_request_count"] == locust_requests
     assert len(failures) == locust_failures == sum(outputs["errors_by_category"].values())
-    summary = outputs["throughput_summary"]
+    summary = outputs["summary"]
     assert summary["success_rate"] == pytest.approx(1 - locust_failures / locust_requests, abs=1e-6)
-    assert not [w for w in outputs["warnings"] if w["code"] == "request_count_mismatch"]
+    assert not [w for w in results["warnings"] if w["code"] == "request_count_mismatch"]
 
     # and with the simulator: each injected 5xx was answered to a request the log holds (a
     # request in flight when the run stopped may be missing from both the log and Locust)

@@ -72,7 +72,7 @@ def check_interrupted(out_dir, signum, returncode, err):
     assert end["type"] == runlog.END and end["status"] == "interrupted"
     assert signum.name in end["reason"]
     results = json.loads((run_dir / "load_test_results.json").read_text())
-    assert results["outputs"]["status"] == "interrupted"
+    assert results["status"] == "interrupted"
     return run_dir, records, results
 
 

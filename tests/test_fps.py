@@ -492,7 +492,7 @@ def test_image_size_sweep_gives_one_row_per_size(tmp_path, sim_target):
 
 
 def test_a_new_pipeline_config_mid_test_makes_the_run_invalid(tmp_path, sim, sim_target):
-    from edgeload.errors import RunFailed
+    from edgeload.errors import RunError
     from edgeload.scenarios.fps.run import default_submitter
 
     rolled = {}
@@ -513,7 +513,7 @@ def test_a_new_pipeline_config_mid_test_makes_the_run_invalid(tmp_path, sim, sim
 
     options = _options(tmp_path, image_sizes=[(160, 120)], iterations=2000)
     out = io.StringIO()
-    with pytest.raises(RunFailed, match="pipeline config on the edge changed"):
+    with pytest.raises(RunError, match="pipeline config on the edge changed"):
         run_fps_command(
             options,
             out=out,

@@ -55,7 +55,7 @@ def test_stall_shows_in_corrected_p99_not_in_plain_p99(tmp_path):
         *["--client", "http", "--sim-profile", "stall", "--max-clients", "2", "--step-size", "2"],
         *["--time-between-ramp", "8", "--requests-per-second", "40"],
     )
-    summary = results["outputs"]["throughput_summary"]
+    summary = results["outputs"]["summary"]
     step = results["outputs"]["steps"][0]
     # both figures are in the results, per step and overall (the steady-step headline figures
     # are null here: stalls keep the step from being steady)
@@ -100,7 +100,7 @@ def test_open_model_keeps_its_schedule_and_counts_dropped_arrivals(tmp_path):
     logged = len(errors)
     assert logged == locust_request_count(json_file) == outputs["request_records"]
     assert (errors != "").sum() == locust_failure_count(json_file)
-    assert 40 <= dropped.sum() == outputs["throughput_summary"]["dropped"]
+    assert 40 <= dropped.sum() == outputs["summary"]["dropped"]
     assert outputs["errors_by_category"]["dropped"] == dropped.sum()
     assert set(errors[errors != ""]) == {"dropped"}
 

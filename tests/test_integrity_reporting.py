@@ -48,7 +48,7 @@ def drop_log() -> LogFactory:
 def test_dropped_arrivals_are_failures_without_latency(tmp_path):
     run_dir = drop_log().save(tmp_path)
     run = read_log(run_dir / "load_test.log")
-    a = analyze(run)
+    a = analyze(run).plot_data
     first, second = a.steps
     assert first["requests"] == 201 and first["dropped"] == 141 and first["successes"] == 60
     assert first["success_rate"] == round(60 / 201, 6)
@@ -75,7 +75,7 @@ def test_dropped_arrivals_are_failures_without_latency(tmp_path):
     assert p50.min() > 15.0
 
     results = write_reports(run_dir)
-    assert results["outputs"]["throughput_summary"]["dropped"] == 146
+    assert results["outputs"]["summary"]["dropped"] == 146
     assert results["outputs"]["steps"][0]["dropped"] == 141
     assert "dropped" in results["definitions"]
 
@@ -92,7 +92,7 @@ def test_a_step_of_drops_only_has_no_latency(tmp_path):
         step=0,
     )
     log.end(T0 + 1)
-    a = analyze(read_log(log.save(tmp_path) / "load_test.log"))
+    a = analyze(read_log(log.save(tmp_path) / "load_test.log")).plot_data
     step = a.steps[0]
     assert step["requests"] == 10 and step["dropped"] == 10 and step["achieved_rps"] == 0.0
     assert step["latency_p50_ms"] is None and step["corrected_latency_p99_ms"] is None

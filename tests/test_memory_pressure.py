@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from edgeload import runlog
 from edgeload.cli import main
 from edgeload.scenarios.pods.results import RESULTS_FILENAME, read_results
 
@@ -56,7 +57,9 @@ def test_all_pods_fit(tmp_path, capsys):
     ):
         assert (run_dir / name).stat().st_size > 0
     first = json.loads((run_dir / "load_test.log").read_text().splitlines()[0])
-    assert first["schema_version"] == 1 and first["scenario"] == "memory-pressure"
+    assert (
+        first["schema_version"] == runlog.SCHEMA_VERSION and first["scenario"] == "memory-pressure"
+    )
 
 
 def test_vram_runs_out_pods_pending(tmp_path, capsys):

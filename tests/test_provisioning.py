@@ -10,7 +10,7 @@ import time
 import pytest
 
 from edgeload import provisioning
-from edgeload.errors import RunFailed, UsageError
+from edgeload.errors import RunError, UsageError
 from edgeload.provisioning import (
     MIN_LABELS,
     QUERIES,
@@ -138,7 +138,7 @@ def test_training_that_never_finishes_times_out_with_progress():
     with SimulatedEndpoint("gpu-1x", time_scale=200, overrides=overrides) as slow:
         gl = make_sdk(sim_target(slow))
         lines: list[str] = []
-        with pytest.raises(RunFailed) as info:
+        with pytest.raises(RunError) as info:
             provision_detector(
                 gl, mode="BINARY", image_size=(8, 8), timeout_s=2, progress=lines.append, **FAST
             )
@@ -158,7 +158,7 @@ def test_an_edge_that_never_serves_times_out_naming_what_it_waits_for():
             gl, 1, mode="BINARY", image_size=(8, 8), timeout_s=30, wait_for_edge=False, **FAST
         )
         lines: list[str] = []
-        with pytest.raises(RunFailed) as info:
+        with pytest.raises(RunError) as info:
             provision_detector(
                 gl, mode="BINARY", image_size=(8, 8), timeout_s=1, progress=lines.append, **FAST
             )
@@ -178,7 +178,7 @@ def test_an_edge_that_never_serves_times_out_naming_what_it_waits_for():
             return submit(*args, **kwargs)
 
         gl.submit_image_query = counting_submit
-        with pytest.raises(RunFailed):
+        with pytest.raises(RunError):
             provision_detector(
                 gl, mode="BINARY", image_size=(8, 8), timeout_s=1.5, progress=lines.append,
                 target=sim_target(stuck), **FAST,
@@ -190,7 +190,7 @@ def test_low_projected_accuracy_gets_more_labels_then_fails_clearly():
     overrides = {"cloud.projected_accuracy": 0.55}
     with SimulatedEndpoint("gpu-1x", time_scale=500, overrides=overrides) as weak:
         gl = make_sdk(sim_target(weak))
-        with pytest.raises(RunFailed, match="still not trained enough after 150 labels"):
+        with pytest.raises(RunError, match="still not trained enough after 150 labels"):
             provision_detector(gl, mode="BINARY", image_size=(8, 8), timeout_s=30, **FAST)
 
 

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from logfactory import T0, LogFactory
 
-from edgeload.reporting.errors import ReportError
+from edgeload.errors import ResultsError
 from edgeload.reporting.logreader import read_log
 from edgeload.scenarios.throughput.analysis import MIN_REQUESTS_FOR_PERCENTILES, analyze
 
 
 def analysed(log: LogFactory, tmp_path, tail: str = ""):
-    return analyze(read_log(log.save(tmp_path, tail) / "load_test.log"))
+    return analyze(read_log(log.save(tmp_path, tail) / "load_test.log")).plot_data
 
 
 def codes(analysis) -> set[str]:
@@ -226,7 +226,7 @@ def test_a_damaged_line_before_the_end_is_an_error_naming_it(tmp_path):
     log.step(0, clients=1, expected_rps=10.0, t=T0)
     log.lines.append('{"type": "requests", "n": 3, "t": [1, 2')
     log.end(T0 + 10)
-    with pytest.raises(ReportError, match=r"line 3 is damaged.*only a cut-off last line"):
+    with pytest.raises(ResultsError, match=r"line 3 is damaged.*only a cut-off last line"):
         read_log(log.save(tmp_path) / "load_test.log")
 
 
@@ -247,13 +247,13 @@ def test_malformed_request_batches_are_named(tmp_path, mutate, message):
     mutate(record)
     log.lines[-1] = json.dumps(record)
     log.end(T0 + 2)
-    with pytest.raises(ReportError, match=f"line 2: .*{message}"):
+    with pytest.raises(ResultsError, match=f"line 2: .*{message}"):
         read_log(log.save(tmp_path) / "load_test.log")
 
 
 def test_unknown_schema_version_is_refused_with_a_clear_message(tmp_path):
     log = LogFactory(schema_version=99)
-    with pytest.raises(ReportError) as info:
+    with pytest.raises(ResultsError) as info:
         read_log(log.save(tmp_path) / "load_test.log")
     message = str(info.value)
     assert "schema_version 99 is not supported" in message and "\n" not in message
@@ -269,7 +269,7 @@ def test_unknown_schema_version_is_refused_with_a_clear_message(tmp_path):
 )
 def test_logs_that_are_not_edgeload_logs(tmp_path, content, message):
     (tmp_path / "load_test.log").write_text(content)
-    with pytest.raises(ReportError, match=message):
+    with pytest.raises(ResultsError, match=message):
         read_log(tmp_path / "load_test.log")
 
 

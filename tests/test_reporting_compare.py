@@ -8,6 +8,7 @@ import json
 import pytest
 
 from edgeload.cli import main
+from edgeload.errors import ResultsError
 from edgeload.reporting.compare import (
     BETTER,
     MISSING,
@@ -18,7 +19,6 @@ from edgeload.reporting.compare import (
     compare_results,
     parse_gates,
 )
-from edgeload.reporting.errors import ReportError
 from edgeload.reporting.results import RESULTS_FILENAME, RESULTS_SCHEMA_VERSION, load_results
 
 
@@ -36,10 +36,15 @@ def results(**summary) -> dict:
     base.update(summary)
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
+        "scenario": "throughput",
+        "status": "completed",
+        "verdict": "pass",
+        "exit_code": 0,
+        "checks": [],
+        "target": {"kind": "simulated", "url": "http://127.0.0.1:1"},
         "inputs": {"detector_mode": "BINARY", "image_width": 640, "image_height": 480},
         "outputs": {
-            "status": "completed",
-            "throughput_summary": base,
+            "summary": base,
             "system_utilization_summary": {"endpoint": {"gpu_pct": 50.0}, "generator": {}},
         },
         "metadata": {
@@ -77,22 +82,33 @@ def test_runs_on_different_setups_are_flagged():
     b["inputs"]["image_width"] = 1280
     b["inputs"]["detector_mode"] = "COUNT"
     b["metadata"]["generator_host"]["hostname"] = "gen-2"
-    b["outputs"]["status"] = "interrupted"
+    b["status"] = "interrupted"
     text = "\n".join(compare_results(a, b).warnings)
     for fact in (
         "endpoint images",
-        "image size",
-        "640x480",
-        "1280x480",
-        "detector mode",
+        "input image_width: A 640 vs B 1280",
+        "input detector_mode: A BINARY vs B COUNT",
         "generator host",
         "run B did not complete",
     ):
         assert fact in text
 
 
+def test_runs_of_different_scenarios_are_refused():
+    other = {**results(), "scenario": "fps"}
+    with pytest.raises(ResultsError, match="cannot compare a throughput run with a fps run"):
+        compare_results(results(), other)
+
+
+def test_a_step_index_has_no_direction():
+    rows = rows_by_name(compare_results(results(), results(maximum_steady_ramp=3)))
+    assert rows["maximum_steady_ramp"].verdict == NEUTRAL
+
+
 def test_gate_syntax():
-    gates = parse_gates("max_steady_rps:-5%, latency_p95_ms:+10%,latency_p99_ms:20,success_rate:1%")
+    gates = parse_gates(
+        "max_steady_rps:-5%, latency_p95_ms:+10%,latency_p99_ms:20,success_rate:1%", "throughput"
+    )
     by_name = {g.metric.name: g for g in gates}
     assert set(by_name) == {
         "maximum_steady_rps",
@@ -115,20 +131,20 @@ def test_gate_syntax():
     [
         ("max_steady_rps", "bad --fail-on gate"),
         ("max_steady_rps:-5x", "bad --fail-on gate"),
-        ("latency:+10%", "unknown metric 'latency'"),
+        ("latency:+10%", "unknown throughput metric 'latency'"),
         ("endpoint_gpu_pct:10%", "give the gate a sign"),
-        ("achieved_rps:-5%", "per-step column"),
+        ("achieved_rps:-5%", "unknown throughput metric 'achieved_rps'"),
         (" , ", "--fail-on is empty"),
     ],
 )
 def test_bad_gates_are_refused(spec, message):
-    with pytest.raises(ReportError, match=message):
-        parse_gates(spec)
+    with pytest.raises(ResultsError, match=message):
+        parse_gates(spec, "throughput")
 
 
 def test_gates_fail_with_readable_messages():
     a = results()
-    gates = parse_gates("max_steady_rps:-5%,latency_p95_ms:+10%,latency_p99_ms:+20")
+    gates = parse_gates("max_steady_rps:-5%,latency_p95_ms:+10%,latency_p99_ms:+20", "throughput")
     assert check_gates(gates, a, results(maximum_steady_rps=96.0, latency_p95_ms=54.9)) == []
     broken = check_gates(
         gates, a, results(maximum_steady_rps=94.0, latency_p95_ms=56.0, latency_p99_ms=101.0)
@@ -140,18 +156,18 @@ def test_gates_fail_with_readable_messages():
     assert "(+21 ms)" in broken[2] and "allowed +20 ms" in broken[2]
     # a metric missing from a run cannot pass its gate
     missing = results()
-    del missing["outputs"]["throughput_summary"]["latency_p95_ms"]
-    (message,) = check_gates(parse_gates("latency_p95_ms:+10%"), a, missing)
+    del missing["outputs"]["summary"]["latency_p95_ms"]
+    (message,) = check_gates(parse_gates("latency_p95_ms:+10%", "throughput"), a, missing)
     assert "missing in run B" in message
 
 
 def test_load_results_refuses_an_unknown_version(tmp_path):
     path = tmp_path / RESULTS_FILENAME
     path.write_text(json.dumps({**results(), "schema_version": 7}))
-    with pytest.raises(ReportError, match="results schema_version 7 is not supported"):
+    with pytest.raises(ResultsError, match="results schema_version 7 is not supported"):
         load_results(path)
     path.write_text("{broken")
-    with pytest.raises(ReportError, match="not valid JSON"):
+    with pytest.raises(ResultsError, match="not valid JSON"):
         load_results(path)
 
 
@@ -176,9 +192,9 @@ def test_cli_exit_codes(tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["{a}", "{tmp}/nowhere"], "no such run folder or results file"),
+        (["{a}", "{tmp}/nowhere"], "no such results file"),
         (["{a}", "{a}", "--fail-on", "max_steady_rps=-5"], "bad --fail-on gate"),
-        (["{a}", "{tmp}"], "no load_test_results.json in this folder"),
+        (["{a}", "{tmp}"], "load_test_results.json: no such results file"),
         (["{a}", "{old}"], "schema_version 0 is not supported"),
     ],
 )

@@ -8,8 +8,9 @@ import pytest
 from logfactory import T0, LogFactory
 
 from edgeload.cli import main
-from edgeload.reporting import ReportError, write_reports
-from edgeload.reporting.plots import PLOTS
+from edgeload.errors import ResultsError
+from edgeload.reporting import write_reports
+from edgeload.reporting.plots.throughput import PLOTS
 from edgeload.reporting.results import RESULTS_FILENAME, RESULTS_SCHEMA_VERSION, load_results
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -68,15 +69,15 @@ def test_write_reports_in_a_child_process_writes_json_and_plots(tmp_path):
     assert on_disk == json.loads(json.dumps(results))
     assert on_disk["schema_version"] == RESULTS_SCHEMA_VERSION
     out = on_disk["outputs"]
-    assert out["status"] == "completed"
+    assert on_disk["status"] == "completed" and on_disk["scenario"] == "throughput"
     assert [s["steady"] for s in out["steps"]] == [True, True, False]
-    assert out["throughput_summary"]["maximum_steady_rps"] == 20.0
-    assert out["throughput_summary"]["corrected_latency_p50_ms"] is not None
+    assert out["summary"]["maximum_steady_rps"] == 20.0
+    assert out["summary"]["corrected_latency_p50_ms"] is not None
     assert out["system_utilization_summary"]["endpoint"]["gpu_pct"] == 60.0
     assert out["workers_lost"][0]["worker"] == "worker-2"
-    assert on_disk["metadata"]["target"]["kind"] == "simulated"
+    assert on_disk["target"]["kind"] == "simulated"
     assert on_disk["metadata"]["created_at"] == "2025-01-02T03:04:05+00:00"
-    assert on_disk["units"]["latency_p95_ms"] == "ms"
+    assert on_disk["metrics"]["latency_p95_ms"]["unit"] == "ms"
     assert "canary-secret" not in (run_dir / RESULTS_FILENAME).read_text()
     assert not list(run_dir.glob(".*.tmp"))
 
@@ -95,7 +96,7 @@ def test_plots_render_in_process_for_a_50_step_run(tmp_path):
     check_pngs(run_dir)
     assert len(results["outputs"]["steps"]) == 50
     # no utilization samples: said, and the plots are drawn anyway
-    codes = {w["code"] for w in results["outputs"]["warnings"]}
+    codes = {w["code"] for w in results["warnings"]}
     assert {"no_endpoint_utilization", "no_generator_utilization"} <= codes
 
 
@@ -104,7 +105,7 @@ def test_rerendering_replaces_own_results_but_refuses_another_runs(tmp_path):
     write_reports(run_dir, plots=False)
     write_reports(run_dir, plots=False)  # same log: regenerated
     ramp_log(created_at="2025-06-01T00:00:00+00:00").save(tmp_path)  # another run's log
-    with pytest.raises(ReportError, match="belongs to another run"):
+    with pytest.raises(ResultsError, match="belongs to another run"):
         write_reports(run_dir, plots=False)
 
 
@@ -117,7 +118,7 @@ def test_report_cli_reads_a_log_cut_off_by_a_crash(tmp_path, capsys):
     assert "interrupted" in out and "steady" in out
     assert "warning: the log's last line was cut off" in out
     results = load_results(run_dir / RESULTS_FILENAME)
-    assert results["outputs"]["status"] == "interrupted"
+    assert results["status"] == "interrupted"
     assert results["outputs"]["request_records"] == 550
 
 
@@ -126,7 +127,7 @@ def test_report_cli_reads_a_log_cut_off_by_a_crash(tmp_path, capsys):
     [
         (lambda d: None, "no such run folder"),
         (lambda d: d.mkdir(), "no load_test.log in this folder"),
-        (lambda d: LogFactory(schema_version=2).save(d), "log schema_version 2 is not supported"),
+        (lambda d: LogFactory(schema_version=99).save(d), "log schema_version 99 is not supported"),
         (lambda d: LogFactory().save(d, tail="{}\n{garbage\n{}\n"), "line 3 is damaged"),
     ],
 )
@@ -144,7 +145,8 @@ def test_reporting_never_imports_locust_or_gevent():
     import sys
 
     code = (
-        "import sys, reporting, reporting.compare, reporting.plots, reporting.summary; "
+        "import sys, edgeload.reporting, edgeload.reporting.compare, "
+        "edgeload.reporting.plots.throughput, edgeload.reporting.summary; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'locust', 'gevent'}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -163,10 +163,10 @@ def test_master_with_two_workers_logs_every_request_once(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--detector-mode", "MULTI"], "unknown detector mode"),
+        (["--detector-mode", "MULTI"], "--detector-mode must be one of BINARY, COUNT"),
         (["--max-clients", "0"], "--max-clients must be at least 1"),
         (["--max-clients", "2", "--step-size", "3"], "is above --max-clients"),
-        (["--requests-per-second", "0"], "--requests-per-second must be a positive"),
+        (["--requests-per-second", "0"], "--requests-per-second must be above 0"),
     ],
 )
 def test_bad_input_is_one_line_and_no_load(tmp_path, args, message):

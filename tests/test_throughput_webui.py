@@ -71,7 +71,7 @@ def test_web_ui_form_shows_the_ramp_options_and_runs_the_ramp(tmp_path: Path):
         assert results["inputs"]["time_between_ramp"] == 2
         steps = results["outputs"]["steps"]
         assert [s["clients"] for s in steps] == [1, 2]
-        assert results["outputs"]["throughput_summary"]["requests"] > 0
+        assert results["outputs"]["summary"]["requests"] > 0
         assert results["metadata"]["target"]["kind"] == "simulated"
     finally:
         proc.send_signal(signal.SIGTERM)

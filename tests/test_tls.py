@@ -225,7 +225,7 @@ def test_throughput_works_over_https(client, how, sim, tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((only_run(tmp_path) / "load_test_results.json").read_text())
-    summary = results["outputs"]["throughput_summary"]
+    summary = results["outputs"]["summary"]
     assert summary["requests"] > 0 and summary["success_rate"] == 1.0
     assert results["metadata"]["target"]["url"] == sim.url
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edgeload.errors import UsageError
+from edgeload.verdict import EXIT_FAIL, EXIT_PASS
 
 HELP = (
-    "Compare two runs metric by metric (run folders or load_test_results.json files); "
-    "exit 1 when a --fail-on gate is broken."
+    "Compare two runs of the same scenario metric by metric (run folders or "
+    "load_test_results.json files); exit 1 when a --fail-on gate is broken."
 )
 
 
@@ -26,23 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(path: Path) -> dict:
-    from edgeload.reporting.results import RESULTS_FILENAME, load_results
-
-    if path.is_dir():
-        results_path = path / RESULTS_FILENAME
-        if not results_path.is_file():
-            raise UsageError(
-                f"{path}: no {RESULTS_FILENAME} in this folder; run `edgeload report {path}`"
-            )
-        return load_results(results_path)
-    if path.is_file():
-        return load_results(path)
-    raise UsageError(f"{path}: no such run folder or results file")
-
-
 def run(args: argparse.Namespace) -> int:
-    from edgeload.reporting import ReportError
+    from edgeload.reporting import load_results
     from edgeload.reporting.compare import (
         check_gates,
         compare_results,
@@ -50,15 +35,13 @@ def run(args: argparse.Namespace) -> int:
         parse_gates,
     )
 
-    try:
-        gates = parse_gates(args.fail_on) if args.fail_on is not None else []
-        a, b = _load(args.run_a), _load(args.run_b)
-    except ReportError as exc:
-        raise UsageError(str(exc)) from None
-    print(format_comparison(compare_results(a, b), str(args.run_a), str(args.run_b)))
+    a, b = load_results(args.run_a), load_results(args.run_b)
+    comparison = compare_results(a, b)
+    gates = parse_gates(args.fail_on, a["scenario"]) if args.fail_on is not None else []
+    print(format_comparison(comparison, str(args.run_a), str(args.run_b)))
     broken = check_gates(gates, a, b)
     for message in broken:
         print(f"FAILED gate {message}")
     if gates and not broken:
         print(f"all {len(gates)} gate(s) passed")
-    return 1 if broken else 0
+    return EXIT_FAIL if broken else EXIT_PASS

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edgeload.errors import UsageError
-
 HELP = (
     "Re-render load_test_results.json and the plots of a run folder from its load_test.log "
     "(also after a crash that cut the log's last line), and print a summary."
@@ -21,16 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgeload.reporting import ReportError, write_reports
+    from edgeload.reporting import write_reports
     from edgeload.reporting.summary import format_summary
 
     run_dir: Path = args.run_dir
     if run_dir.is_file() and run_dir.name == "load_test.log":
         run_dir = run_dir.parent
-    try:
-        results = write_reports(run_dir, plots=not args.no_plots)
-    except ReportError as exc:
-        raise UsageError(str(exc)) from None
+    results = write_reports(run_dir, plots=not args.no_plots)
     print(format_summary(results))
     print(f"reports written to {run_dir}")
     return 0

@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from edgeload.errors import RunFailed, UsageError
+from edgeload.errors import RunError, UsageError
 
 HELP = (
     "Single-client FPS test: one client submits image queries back to back (warm-up, then "
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         return run_fps_command(options, out=sys.stdout, progress_stream=sys.stderr)
-    except (UsageError, RunFailed):
+    except (UsageError, RunError):
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)

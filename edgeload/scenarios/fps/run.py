@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 from urllib.parse import urlsplit
 
-from edgeload.errors import RunFailed, UsageError
+from edgeload.errors import RunError, UsageError
 
 COMPLETED = "completed"
 FAILED = "failed"
@@ -461,7 +461,7 @@ def make_run_dir(output_dir: Path, now: datetime | None = None) -> Path:
             return path
         except FileExistsError:
             continue
-    raise RunFailed(f"cannot create a new run folder in {output_dir}")
+    raise RunError(f"cannot create a new run folder in {output_dir}")
 
 
 class FpsSession:
@@ -741,7 +741,7 @@ def run_fps_command(
     submitter_factory: Callable[..., Submitter] | None = None,
 ) -> int:
     """The CLI's whole run: target, each size, results; returns the exit code (raises
-    RunFailed for an invalid or failed run after writing its results)."""
+    RunError for an invalid or failed run after writing its results)."""
     from edgeload.scenarios.fps.analysis import RESULTS_FILENAME
     from edgeload.target import resolve_target
 
@@ -768,7 +768,7 @@ def run_fps_command(
     except KeyboardInterrupt:
         interrupted = True
     except Exception as exc:  # provisioning failed, endpoint died...: keep what was measured
-        session.error = str(exc) if isinstance(exc, UsageError | RunFailed) else repr(exc)
+        session.error = str(exc) if isinstance(exc, UsageError | RunError) else repr(exc)
         raise
     finally:
         try:
@@ -779,7 +779,7 @@ def run_fps_command(
     assert session.run_dir is not None
     code, message = exit_message(results, session.run_dir / RESULTS_FILENAME)
     if code == 1:
-        raise RunFailed(message)
+        raise RunError(message)
     if message:
         print(f"edgeload fps: {message}", file=sys.stderr)
     return code

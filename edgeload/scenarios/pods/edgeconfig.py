@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from edgeload.errors import RunFailed, UsageError
+from edgeload.errors import RunError, UsageError
 
 ALL_DETECTORS_KEY = "edgeload_all_detectors"
 HELM_HINT = (
@@ -95,7 +95,7 @@ def write_filled(run_dir: Path, filled: dict[str, Any]) -> Path:
 
 def apply_edge_config(gl: Any, config: Any, filled_path: Path) -> str:
     """PUT /edge-config through the SDK (without waiting for pods: the run measures that).
-    RunFailed with the Helm command where the endpoint cannot take a config at run time."""
+    RunError with the Helm command where the endpoint cannot take a config at run time."""
     import requests
     from groundlight.client import EdgeNotAvailableError
 
@@ -103,17 +103,17 @@ def apply_edge_config(gl: Any, config: Any, filled_path: Path) -> str:
     try:
         gl.edge.apply_config(config)
     except EdgeNotAvailableError:
-        raise RunFailed(
+        raise RunError(
             "this endpoint cannot take an edge config at run time (PUT /edge-config is not "
             f"served): apply it with Helm instead: {helm}; then rerun without --edge-config"
         ) from None
     except requests.HTTPError as exc:
         status = exc.response.status_code if exc.response is not None else "?"
         if status in (405, 501):
-            raise RunFailed(
+            raise RunError(
                 f"this endpoint cannot take an edge config at run time (PUT /edge-config "
                 f"answered {status}): apply it with Helm instead: {helm}; then rerun without "
                 "--edge-config"
             ) from None
-        raise RunFailed(f"the endpoint refused the edge config (HTTP {status})") from None
+        raise RunError(f"the endpoint refused the edge config (HTTP {status})") from None
     return f"edge config applied through PUT /edge-config ({len(config.detectors)} detectors)"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeload.errors import RunFailed, UsageError
+from edgeload.errors import RunError, UsageError
 from edgeload.scenarios.pods import edgeconfig, memory, plots, podwatch, versions
 from edgeload.scenarios.pods.clock import EndpointClock, sim_time_scale
 from edgeload.scenarios.pods.detector_loop import (
@@ -216,7 +216,7 @@ def run_scenario(opts: ScenarioOptions, *, progress: Progress = print) -> int:
             except TimeoutError as exc:
                 state.status, state.reason = "timed_out", str(exc)
                 progress(f"timed out: {exc}")
-            except (RunFailed, UsageError) as exc:
+            except (RunError, UsageError) as exc:
                 state.status, state.reason = "failed", str(exc)
                 progress(f"failed: {exc}")
             finally:

@@ -1,7 +1,8 @@
 """Pure analysis of a read log: per-step table, headline numbers, utilization, warnings, series.
 
-Nothing here reads files or the network: `analyze(run_log)` turns a `RunLog` (see logreader)
-into an `Analysis`, which the results writer, the plots and the printed summary use.
+Nothing here reads files or the network: `analyze(log)` turns the `LogData` of a throughput
+log into the reporter's `ScenarioAnalysis` (outputs, checks, warnings), with an `Analysis` as
+what the plots draw.
 
 Definitions (the seed's):
 - a step's achieved rate is the number of requests started in the step divided by its
@@ -26,22 +27,50 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgeload import runlog
+from edgeload import verdict
 from edgeload.reporting.logreader import (
     HIST_BINS,
     HIST_RATIO,
-    RunLog,
+    LogData,
     SecondSeries,
     StepData,
     hist_bin_edges_ms,
 )
-from edgeload.reporting.metrics import LATENCY_PERCENTILES, UTILIZATION_FIELDS
+from edgeload.reporting.metrics import LATENCY_PERCENTILES
+from edgeload.reporting.results import ScenarioAnalysis, run_status, warning
+from edgeload.scenarios.throughput.metrics import ALIASES as ALIASES  # noqa: F401 - for gates
+from edgeload.scenarios.throughput.metrics import RUN_METRICS, UTILIZATION_FIELDS
+from edgeload.verdict import Check, check
 
 STEADY_RATE_PERCENT = 95  # achieved >= 95% of the expected request rate ...
 STEADY_SUCCESS_PERCENT = 99  # ... and >= 99% of requests succeeded
 GENERATOR_CPU_LIMIT_PCT = 90.0  # above this the numbers measure the load generator
 MIN_REQUESTS_FOR_PERCENTILES = 100  # fewer, and a step's p99 is one or two requests
 SOURCES = ("endpoint", "generator")
+
+DEFINITIONS = {
+    "achieved_rps": "requests sent in the step divided by the step's duration",
+    "dropped": (
+        "open-model arrivals that found every in-flight slot busy and were never sent: counted "
+        "as requests and failures, left out of latency percentiles and of achieved_rps"
+    ),
+    "steady": (
+        f"achieved_rps >= {STEADY_RATE_PERCENT}% of expected_rps and success_rate >= "
+        f"{STEADY_SUCCESS_PERCENT}%"
+    ),
+    "latency": "from the actual send of the request to its answer (raw per-request values)",
+    "corrected_latency": (
+        "from the intended send time of a paced request to its answer (coordinated-omission "
+        "corrected; equals latency for requests that were not paced)"
+    ),
+    "percentiles": "linear interpolation over the raw per-request values (numpy)",
+    "few_requests": (
+        f"percentiles of steps with fewer than {MIN_REQUESTS_FOR_PERCENTILES} requests are "
+        "flagged as unreliable"
+    ),
+    "maximum_steady_ramp": "0-based index of the steady step with the highest achieved_rps",
+}
+KEEP_REQUESTS = False  # a million requests: the reader keeps compact per-step data only
 
 # A relative slack so that a rate computed in floating point from exactly 95% passes.
 _RATE_EPSILON = 1e-9
@@ -87,7 +116,6 @@ class Analysis:
     has_intended: bool
     series: Series
     utilization_series: list[UtilizationSeries] = field(default_factory=list)
-    log_info: dict = field(default_factory=dict)
 
     @property
     def maximum_steady_step(self) -> dict | None:
@@ -224,7 +252,7 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
-def _step_windows(run: RunLog) -> list[tuple[int, float, float, dict | None, StepData]]:
+def _step_windows(run: LogData) -> list[tuple[int, float, float, dict | None, StepData]]:
     """(index, start, end, step record, data) per step, in time order."""
     records: dict[int, dict] = {}
     for record in run.step_records:
@@ -245,53 +273,84 @@ def _step_windows(run: RunLog) -> list[tuple[int, float, float, dict | None, Ste
     return windows
 
 
-def analyze(run: RunLog) -> Analysis:
+def analyze(log: LogData) -> ScenarioAnalysis:
     """Everything the reports show, from a read log. Pure: no I/O."""
-    header = run.header
-    step_starts = [r["t"] for r in run.step_records]
-    request_starts = [s.first_t for s in run.steps.values() if s.requests]
-    candidates = step_starts + request_starts
+    origin = _origin(log)
+    utilization = _Utilization(log.utilization, origin)
+    steps, errors_total, generator_hot = _step_rows(log, origin, utilization)
+    best = _maximum_steady_step(steps)
+    summary = _summary(log, steps, best)
+    utilization_summary = _utilization_summary(best, origin, utilization)
+    status, reason, _signal = run_status(log)
+    locust_count = log.end.get("locust_request_count") if log.end is not None else None
+    warnings = _warnings(
+        log, origin, status, reason, steps, best, utilization, utilization_summary, generator_hot
+    )
+    plot_data = Analysis(
+        header=log.header,
+        status=status,
+        status_reason=reason,
+        origin_t=origin,
+        steps=steps,
+        summary=summary,
+        utilization_summary=utilization_summary,
+        errors_by_category=_by_count(errors_total),
+        warnings=warnings,
+        workers_lost=[
+            {
+                "worker": w.get("worker"),
+                "elapsed_s": _round(w["t"] - origin),
+                "unreceived_requests": w.get("unreceived_requests"),
+            }
+            for w in log.workers_lost
+        ],
+        events=[
+            {"elapsed_s": _round(e["t"] - origin), "name": e.get("name"), "detail": e.get("detail")}
+            for e in log.events
+        ],
+        request_count=log.request_count,
+        locust_request_count=locust_count,
+        has_intended=log.has_intended,
+        series=_series(log.seconds, origin),
+        utilization_series=utilization.series,
+    )
+    return ScenarioAnalysis(
+        outputs={
+            "summary": summary,
+            "steps": steps,
+            "system_utilization_summary": utilization_summary,
+            "errors_by_category": plot_data.errors_by_category,
+            "workers_lost": plot_data.workers_lost,
+            "events": plot_data.events,
+            "request_records": log.request_count,
+            "locust_request_count": locust_count,
+        },
+        checks=_checks(log, summary, locust_count),
+        warnings=warnings,
+        metrics=RUN_METRICS,
+        plot_data=plot_data,
+        definitions=DEFINITIONS,
+    )
+
+
+def _origin(log: LogData) -> float:
+    """UNIX time of elapsed 0: the first step or request."""
+    candidates = [r["t"] for r in log.step_records]
+    candidates += [s.first_t for s in log.steps.values() if s.requests]
     if candidates:
-        origin = min(candidates)
-    elif math.isfinite(run.first_t):
-        origin = run.first_t
-    else:
-        origin = 0.0
+        return min(candidates)
+    return log.first_t if math.isfinite(log.first_t) else 0.0
 
-    utilization = _Utilization(run.utilization, origin)
-    warnings: list[dict] = []
 
-    def warn(code: str, message: str) -> None:
-        warnings.append({"code": code, "message": message})
-
-    # --- per step ---
+def _step_rows(
+    log: LogData, origin: float, utilization: _Utilization
+) -> tuple[list[dict], Counter[str], list[str]]:
+    """The per-step table, errors over all steps, and steps where the generator ran hot."""
     steps: list[dict] = []
     errors_total: Counter[str] = Counter()
     generator_hot: list[str] = []
-    for index, start, end, record, data in _step_windows(run):
-        duration = end - start
-        duration = duration if duration > 0 else None
-        expected = record.get("expected_rps") if record is not None else None
-        expected = None if expected is None else float(expected)
-        sent = data.requests - data.dropped
-        achieved = sent / duration if duration else None
-        successful = data.successes / duration if duration else None
-        row = {
-            "step": index,
-            "start_s": _round(start - origin),
-            "duration_s": _round(duration),
-            "clients": record["clients"] if record is not None else data.max_clients,
-            "expected_rps": _round(expected),
-            "achieved_rps": _round(achieved),
-            "successful_rps": _round(successful),
-            "requests": data.requests,
-            "dropped": data.dropped,
-            "successes": data.successes,
-            "success_rate": round(data.successes / data.requests, 6) if data.requests else None,
-            **latency_stats(data.latencies_ms(), "latency_"),
-            **latency_stats(data.corrected_latencies_ms(), "corrected_latency_"),
-            "steady": is_steady(data.requests, data.successes, achieved, expected),
-        }
+    for index, start, end, record, data in _step_windows(log):
+        row = _step_row(index, start, end, record, data, origin)
         for source in SOURCES:
             means = utilization.window_mean(source, start, end)
             for name in UTILIZATION_FIELDS:
@@ -300,49 +359,86 @@ def analyze(run: RunLog) -> Analysis:
             cpu = utilization.window_mean("generator", start, end, host)["cpu_pct"]
             if cpu is not None and cpu > GENERATOR_CPU_LIMIT_PCT:
                 generator_hot.append(f"step {index} on {host} ({cpu:.0f}%)")
-        row["errors"] = dict(sorted(data.errors.items(), key=lambda kv: (-kv[1], kv[0])))
+        row["errors"] = _by_count(data.errors)
         errors_total.update(data.errors)
         steps.append(row)
+    return steps, errors_total, generator_hot
 
-    # --- headline numbers ---
-    with_rate = [s for s in steps if s["achieved_rps"] is not None]
+
+def _step_row(
+    index: int, start: float, end: float, record: dict | None, data: StepData, origin: float
+) -> dict:
+    duration = end - start
+    duration = duration if duration > 0 else None
+    expected = record.get("expected_rps") if record is not None else None
+    expected = None if expected is None else float(expected)
+    sent = data.requests - data.dropped
+    achieved = sent / duration if duration else None
+    successful = data.successes / duration if duration else None
+    return {
+        "step": index,
+        "start_s": _round(start - origin),
+        "duration_s": _round(duration),
+        "clients": record["clients"] if record is not None else data.max_clients,
+        "expected_rps": _round(expected),
+        "achieved_rps": _round(achieved),
+        "successful_rps": _round(successful),
+        "requests": data.requests,
+        "dropped": data.dropped,
+        "successes": data.successes,
+        "success_rate": round(data.successes / data.requests, 6) if data.requests else None,
+        **latency_stats(data.latencies_ms(), "latency_"),
+        **latency_stats(data.corrected_latencies_ms(), "corrected_latency_"),
+        "steady": is_steady(data.requests, data.successes, achieved, expected),
+    }
+
+
+def _maximum_steady_step(steps: list[dict]) -> dict | None:
     steady = [s for s in steps if s["steady"]]
-    best = max(steady, key=lambda s: (s["achieved_rps"], s["clients"], s["step"]), default=None)
+    return max(steady, key=lambda s: (s["achieved_rps"], s["clients"], s["step"]), default=None)
+
+
+def _summary(log: LogData, steps: list[dict], best: dict | None) -> dict:
+    """The headline figures (the metric table's SUMMARY_METRICS)."""
+    with_rate = [s for s in steps if s["achieved_rps"] is not None]
     successes = sum(s["successes"] for s in steps)
+    count = log.request_count
     summary: dict = {
         "maximum_rps": max((s["achieved_rps"] for s in with_rate), default=None),
         "maximum_steady_rps": best["achieved_rps"] if best else 0.0,
         "maximum_steady_clients": best["clients"] if best else 0,
         "maximum_steady_ramp": best["step"] if best else None,
-        "requests": run.request_count,
+        "requests": count,
         "dropped": sum(s["dropped"] for s in steps),
-        "success_rate": round(successes / run.request_count, 6) if run.request_count else None,
+        "success_rate": round(successes / count, 6) if count else None,
     }
-
     for prefix in ("latency_", "corrected_latency_"):
         for key in (*(f"p{q}_ms" for q in LATENCY_PERCENTILES), "max_ms"):
             summary[prefix + key] = best[prefix + key] if best else None
-    all_plain = [d.latencies_ms() for d in run.steps.values() if d.requests]
-    plain = np.concatenate(all_plain) if all_plain else None
-    run_stats = latency_stats(plain, "run_latency_")
-    del plain
+    summary.update(_run_latencies(log))
+    return summary
+
+
+def _run_latencies(log: LogData) -> dict:
+    """Latency percentiles over every request of the run, plain and corrected (no p90)."""
+    chunks = [d.latencies_ms() for d in log.steps.values() if d.requests]
+    stats = latency_stats(np.concatenate(chunks) if chunks else None, "run_latency_")
     corrected = None
-    if run.has_intended:
+    if log.has_intended:
         corrected = np.concatenate(
             [
                 c if (c := d.corrected_latencies_ms()) is not None else d.latencies_ms()
-                for d in run.steps.values()
+                for d in log.steps.values()
                 if d.requests
             ]
         )
-    run_corrected = latency_stats(corrected, "run_corrected_latency_")
-    del corrected
-    for key, value in (*run_stats.items(), *run_corrected.items()):
-        if "p90" not in key:
-            summary[key] = value
+    stats.update(latency_stats(corrected, "run_corrected_latency_"))
+    return {k: v for k, v in stats.items() if "p90" not in k}
 
-    # --- utilization over the maximum steady step ---
-    utilization_summary: dict = {
+
+def _utilization_summary(best: dict | None, origin: float, utilization: _Utilization) -> dict:
+    """Utilization per source averaged over the maximum steady step."""
+    summary: dict = {
         "step": best["step"] if best else None,
         "window_s": [best["start_s"], _round(best["start_s"] + best["duration_s"])]
         if best
@@ -355,125 +451,239 @@ def analyze(run: RunLog) -> Analysis:
         else:
             means = utilization.window_mean(source, 0.0, -1.0)  # nothing
         means["hosts"] = utilization.hosts(source)
-        utilization_summary[source] = means
+        summary[source] = means
+    return summary
 
-    # --- status ---
-    if run.end is not None:
-        status = str(run.end.get("status") or runlog.STATUS_COMPLETED)
-        reason = str(run.end.get("reason") or "")
-        locust_count = run.end.get("locust_request_count")
-    else:
-        status = runlog.STATUS_INTERRUPTED
-        reason = "the log has no end record: the run crashed, was killed, or is still running"
-        locust_count = None
 
-    # --- warnings ---
-    if run.truncated_tail_bytes is not None:
-        warn(
-            "truncated_last_line",
-            f"the log's last line was cut off ({run.truncated_tail_bytes} bytes, probably a "
-            "crash) and was skipped",
-        )
-    if status != runlog.STATUS_COMPLETED:
-        warn(
-            f"run_{status}",
-            f"the run {'failed' if status == runlog.STATUS_FAILED else 'was ' + status}"
-            + (f" ({reason})" if reason else "")
-            + ": the results cover what was measured until then",
-        )
-    for lost in run.workers_lost:
-        warn(
-            "worker_lost",
-            f"worker {lost.get('worker')} was lost {lost['t'] - origin:.1f} s into the run; "
-            f"{lost.get('unreceived_requests', 'an unknown number of')} of its requests never "
-            "reached the log",
-        )
-    if locust_count is not None and locust_count != run.request_count:
-        warn(
-            "request_count_mismatch",
-            f"the log holds {run.request_count} request records but Locust counted "
-            f"{locust_count} requests",
-        )
-    if run.request_count == 0:
-        warn("no_requests", "the log holds no request records: nothing was measured")
-    empty = [s["step"] for s in steps if s["requests"] == 0]
-    if empty:
-        warn("empty_steps", f"steps {_list(empty)} had no requests")
-    few = [s["step"] for s in steps if 0 < s["requests"] < MIN_REQUESTS_FOR_PERCENTILES]
-    if few:
-        warn(
-            "few_requests",
-            f"steps {_list(few)} had fewer than {MIN_REQUESTS_FOR_PERCENTILES} requests: "
-            "their latency percentiles (p95, p99 above all) are not reliable; hold steps longer",
-        )
-    unknown_rate = [s["step"] for s in steps if s["steady"] is None]
-    if unknown_rate:
-        warn(
-            "expected_rate_unknown",
-            f"steps {_list(unknown_rate)} have no expected request rate, so they cannot be "
-            "judged steady",
-        )
-    if steps and best is None:
-        warn(
-            "no_steady_step",
-            f"no step was steady (>= {STEADY_RATE_PERCENT}% of the expected rate and >= "
-            f"{STEADY_SUCCESS_PERCENT}% success): maximum_steady_* are 0",
-        )
+def _checks(log: LogData, summary: dict, locust_count: int | None) -> list[Check]:
+    """The run's checks: the measurement is whole, and requests were answered."""
+    lost = sum(int(w.get("unreceived_requests") or 0) for w in log.workers_lost)
+    counted = locust_count is None or locust_count == log.request_count
+    return [
+        check(
+            "requests succeeded",
+            None if not log.request_count else bool(summary["success_rate"]),
+            "no request was made"
+            if not log.request_count
+            else f"success rate {summary['success_rate']:.2%} of {log.request_count} requests",
+        ),
+        check(
+            "every request recorded",
+            counted and not log.workers_lost,
+            f"the log holds {log.request_count} requests"
+            + ("" if locust_count is None else f", Locust counted {locust_count}")
+            + (f"; {len(log.workers_lost)} worker(s) lost, ~{lost} requests" if lost else ""),
+            kind=verdict.INTEGRITY,
+        ),
+    ]
+
+
+def _warnings(
+    log: LogData,
+    origin: float,
+    status: str,
+    reason: str,
+    steps: list[dict],
+    best: dict | None,
+    utilization: _Utilization,
+    utilization_summary: dict,
+    generator_hot: list[str],
+) -> list[dict]:
+    warnings = _log_warnings(log, origin, status, reason)
+    warnings += _step_warnings(steps, best)
     if generator_hot:
-        warn(
-            "generator_cpu_high",
-            f"load generator CPU averaged above {GENERATOR_CPU_LIMIT_PCT:.0f}% in "
-            f"{', '.join(generator_hot)}: those steps measure the generator, not the endpoint; "
-            "use more Locust processes or machines",
+        warnings.append(
+            warning(
+                "generator_cpu_high",
+                f"load generator CPU averaged above {GENERATOR_CPU_LIMIT_PCT:.0f}% in "
+                f"{', '.join(generator_hot)}: those steps measure the generator, not the "
+                "endpoint; use more Locust processes or machines",
+            )
         )
     for source in SOURCES:
         if utilization.count(source) == 0:
-            warn(f"no_{source}_utilization", f"the log has no {source} utilization samples")
-        elif best is not None and utilization_summary[source]["samples"] == 0:
-            warn(
-                f"no_{source}_utilization_in_steady_step",
-                f"no {source} utilization sample fell inside the maximum steady step "
-                f"(step {best['step']}, {best['duration_s']:.1f} s): sample more often",
+            warnings.append(
+                warning(f"no_{source}_utilization", f"the log has no {source} utilization samples")
             )
-    if run.unknown_records:
-        kinds = ", ".join(f"{k} x{n}" for k, n in sorted(run.unknown_records.items()))
-        warn("unknown_records", f"skipped records of unknown type: {kinds}")
+        elif best is not None and utilization_summary[source]["samples"] == 0:
+            warnings.append(
+                warning(
+                    f"no_{source}_utilization_in_steady_step",
+                    f"no {source} utilization sample fell inside the maximum steady step "
+                    f"(step {best['step']}, {best['duration_s']:.1f} s): sample more often",
+                )
+            )
+    return warnings
 
-    return Analysis(
-        header=header,
-        status=status,
-        status_reason=reason,
-        origin_t=origin,
-        steps=steps,
-        summary=summary,
-        utilization_summary=utilization_summary,
-        errors_by_category=dict(sorted(errors_total.items(), key=lambda kv: (-kv[1], kv[0]))),
-        warnings=warnings,
-        workers_lost=[
-            {
-                "worker": w.get("worker"),
-                "elapsed_s": _round(w["t"] - origin),
-                "unreceived_requests": w.get("unreceived_requests"),
-            }
-            for w in run.workers_lost
-        ],
-        events=[
-            {"elapsed_s": _round(e["t"] - origin), "name": e.get("name"), "detail": e.get("detail")}
-            for e in run.events
-        ],
-        request_count=run.request_count,
-        locust_request_count=locust_count,
-        has_intended=run.has_intended,
-        series=_series(run.seconds, origin),
-        utilization_series=utilization.series,
-        log_info={
-            "file": run.path.name,
-            "bytes": run.log_bytes,
-            "truncated_tail_bytes": run.truncated_tail_bytes,
-        },
-    )
+
+def _log_warnings(log: LogData, origin: float, status: str, reason: str) -> list[dict]:
+    """Warnings about the log and the run as a whole."""
+    warnings = []
+    if log.truncated_tail_bytes is not None:
+        warnings.append(
+            warning(
+                "truncated_last_line",
+                f"the log's last line was cut off ({log.truncated_tail_bytes} bytes, probably a "
+                "crash) and was skipped",
+            )
+        )
+    if status != verdict.STATUS_COMPLETED:
+        warnings.append(
+            warning(
+                f"run_{status}",
+                f"the run {'failed' if status == verdict.STATUS_FAILED else 'was ' + status}"
+                + (f" ({reason})" if reason else "")
+                + ": the results cover what was measured until then",
+            )
+        )
+    for lost in log.workers_lost:
+        warnings.append(
+            warning(
+                "worker_lost",
+                f"worker {lost.get('worker')} was lost {lost['t'] - origin:.1f} s into the run; "
+                f"{lost.get('unreceived_requests', 'an unknown number of')} of its requests "
+                "never reached the log",
+            )
+        )
+    locust_count = log.end.get("locust_request_count") if log.end is not None else None
+    if locust_count is not None and locust_count != log.request_count:
+        warnings.append(
+            warning(
+                "request_count_mismatch",
+                f"the log holds {log.request_count} request records but Locust counted "
+                f"{locust_count} requests",
+            )
+        )
+    if log.request_count == 0:
+        warnings.append(
+            warning("no_requests", "the log holds no request records: nothing was measured")
+        )
+    if log.unknown_records:
+        kinds = ", ".join(f"{k} x{n}" for k, n in sorted(log.unknown_records.items()))
+        warnings.append(warning("unknown_records", f"skipped records of unknown type: {kinds}"))
+    return warnings
+
+
+def _step_warnings(steps: list[dict], best: dict | None) -> list[dict]:
+    warnings = []
+    empty = [s["step"] for s in steps if s["requests"] == 0]
+    if empty:
+        warnings.append(warning("empty_steps", f"steps {_list(empty)} had no requests"))
+    few = [s["step"] for s in steps if 0 < s["requests"] < MIN_REQUESTS_FOR_PERCENTILES]
+    if few:
+        warnings.append(
+            warning(
+                "few_requests",
+                f"steps {_list(few)} had fewer than {MIN_REQUESTS_FOR_PERCENTILES} requests: "
+                "their latency percentiles (p95, p99 above all) are not reliable; hold steps "
+                "longer",
+            )
+        )
+    unknown_rate = [s["step"] for s in steps if s["steady"] is None]
+    if unknown_rate:
+        warnings.append(
+            warning(
+                "expected_rate_unknown",
+                f"steps {_list(unknown_rate)} have no expected request rate, so they cannot be "
+                "judged steady",
+            )
+        )
+    if steps and best is None:
+        warnings.append(
+            warning(
+                "no_steady_step",
+                f"no step was steady (>= {STEADY_RATE_PERCENT}% of the expected rate and >= "
+                f"{STEADY_SUCCESS_PERCENT}% success): maximum_steady_* are 0",
+            )
+        )
+    return warnings
+
+
+def _by_count(counts: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _list(items: list) -> str:
     shown = ", ".join(str(i) for i in items[:20])
     return shown + (f" and {len(items) - 20} more" if len(items) > 20 else "")
+
+
+# -- console summary ------------------------------------------------------------------------
+
+
+def _num(value, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{value * 100:.2f}%"
+
+
+def summary_lines(results: dict) -> list[str]:
+    """The step table and headline figures of a throughput results dict, for the console."""
+    out = results["outputs"]
+    summary = out["summary"]
+    lines = [f"{_num(out['request_records'])} requests"]
+    corrected = any(s.get("corrected_latency_p99_ms") is not None for s in out["steps"])
+    columns = [
+        ("step", 4),
+        ("clients", 7),
+        ("expected/s", 10),
+        ("achieved/s", 10),
+        ("success", 8),
+        ("p50 ms", 8),
+        ("p95 ms", 8),
+        ("p99 ms", 8),
+    ]
+    if corrected:
+        columns.append(("cor.p99", 8))
+    columns.append(("steady", 6))
+    lines.append("  ".join(f"{name:>{width}}" for name, width in columns))
+    for s in out["steps"]:
+        cells = [
+            _num(s["step"]),
+            _num(s["clients"]),
+            _num(s["expected_rps"]),
+            _num(s["achieved_rps"]),
+            _pct(s["success_rate"]),
+            _num(s["latency_p50_ms"]),
+            _num(s["latency_p95_ms"]),
+            _num(s["latency_p99_ms"]),
+        ]
+        if corrected:
+            cells.append(_num(s["corrected_latency_p99_ms"]))
+        cells.append({True: "yes", False: "no", None: "?"}[s["steady"]])
+        lines.append("  ".join(f"{c:>{w}}" for c, (_, w) in zip(cells, columns, strict=True)))
+    best = summary.get("maximum_steady_ramp")
+    lines.append(
+        f"maximum_rps {_num(summary.get('maximum_rps'))} · maximum_steady_rps "
+        f"{_num(summary.get('maximum_steady_rps'))}"
+        + (
+            f" (step {best}, {summary.get('maximum_steady_clients')} clients, p95 "
+            f"{_num(summary.get('latency_p95_ms'))} ms)"
+            if best is not None
+            else " (no steady step)"
+        )
+    )
+    util = out.get("system_utilization_summary") or {}
+    if util.get("step") is not None:
+        for source in ("endpoint", "generator"):
+            u = util.get(source) or {}
+            parts = [
+                f"{name.split('_')[0].upper()} {u[name]:.0f}%"
+                for name in ("gpu_pct", "cpu_pct", "ram_pct", "vram_pct")
+                if u.get(name) is not None
+            ]
+            if parts:
+                lines.append(f"{source} at the maximum steady step: " + ", ".join(parts))
+    if out.get("errors_by_category"):
+        lines.append(
+            "errors: " + ", ".join(f"{k} {_num(v)}" for k, v in out["errors_by_category"].items())
+        )
+    return lines

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from edgeload import options as opt
 from edgeload.errors import UsageError
 from edgeload.resources import locustfile
 from edgeload.scenarios.throughput.options import OPTIONS, validate_inputs
@@ -23,11 +24,7 @@ LOCUSTFILE = locustfile("throughput")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("detector_mode", metavar="MODE", help="detector mode: BINARY or COUNT")
-    for option in OPTIONS:
-        if option.dest == "detector_mode":
-            continue
-        parser.add_argument(option.flag, **option.argparse_kwargs())
+    opt.add_arguments(parser, OPTIONS, positionals=(opt.DETECTOR_MODE,))
     parser.add_argument(
         "--processes",
         type=int,
@@ -37,15 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def locust_command(args: argparse.Namespace, locustfile: Path = LOCUSTFILE) -> list[str]:
-    """The locust command line for these arguments."""
+    """The locust command line for these arguments (their validated values, spelled out)."""
     command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless"]
-    command += ["--detector-mode", str(args.detector_mode).upper()]
-    for option in OPTIONS:
-        if option.dest == "detector_mode":
-            continue
-        value = getattr(args, option.dest, None)
-        if value is not None:
-            command += [option.flag, str(value)]
+    command += opt.to_command_line(opt.parse_options(args, OPTIONS), OPTIONS)
     if args.processes:
         command += ["--processes", str(args.processes)]
     return command

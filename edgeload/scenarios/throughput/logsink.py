@@ -1,4 +1,4 @@
-"""Buffered writer of `load_test.log`, and its distributed batching over Locust's messaging.
+"""The throughput run's log sink: Locust request events into `load_test.log`, distributed too.
 
 The record format is `edgeload.runlog`. Three roles, picked from the Locust runner:
 
@@ -20,18 +20,17 @@ The request listener is the hot path: it appends one tuple to a list and, every
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 import gevent
 
 from edgeload import runlog
+from edgeload.runlog import LogWriter
 
 logger = logging.getLogger(__name__)
 
@@ -43,35 +42,6 @@ PROGRESS_INTERVAL_S = 0.25
 PROGRESS_RATE_WINDOW = 8  # progress messages the request rate is measured over (~2 s)
 HEARTBEAT_INTERVAL_S = 1.0  # locust.runners.HEARTBEAT_INTERVAL: workers beat once a second
 _NO_CONTEXT: dict = {}
-
-
-class LogWriter:
-    """Appends JSON-lines records to one file; `close()` is idempotent."""
-
-    def __init__(self, path: str | os.PathLike, *, mode: str = "w") -> None:
-        self.path = os.fspath(path)
-        self._file: IO[str] | None = open(self.path, mode, encoding="utf-8", buffering=1 << 20)
-        self.records_written = 0
-
-    @property
-    def closed(self) -> bool:
-        return self._file is None
-
-    def write(self, record: dict) -> None:
-        if self._file is None:
-            raise ValueError(f"log {self.path} is closed")
-        self._file.write(json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n")
-        self.records_written += 1
-
-    def flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.flush()
-            self._file.close()
-            self._file = None
 
 
 def rows_to_batch(rows: list[tuple], worker: str) -> dict:

@@ -1,119 +1,97 @@
-"""The options of the throughput test, defined once: Locust registers them
-(`edgeload.scenarios.throughput.run.add_options`), `edgeload throughput` passes them on, and
-`validate_inputs` checks them (one-line UsageError) before any load starts.
+"""The throughput test's options (on `edgeload.options`) and its validated `Inputs`.
+
+Locust registers them (`register_locust_options`, ramp options also in the web UI form),
+`edgeload throughput` declares and forwards them, and `validate_inputs` checks them (one-line
+UsageError) before any load starts, the same way in both.
 
 Imports neither locust nor gevent, so the CLI can validate without patching itself.
 """
 
 from __future__ import annotations
 
-import os
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from edgeload import options as opt
 from edgeload.errors import UsageError
+from edgeload.options import FLOAT, INT, Option
 
-DETECTOR_ID_PATTERN = re.compile(r"^det_[A-Za-z0-9]{27}$")
-
-
-@dataclass(frozen=True)
-class Option:
-    """One option: flag, type, default, help, and whether the web UI start form shows it
-    (ramp options do; provisioning options are fixed when the run starts)."""
-
-    flag: str
-    type: type
-    default: Any
-    help: str
-    in_web_ui: bool
-    choices: tuple[str, ...] | None = None
-
-    @property
-    def dest(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
-
-    def argparse_kwargs(self) -> dict:
-        kwargs: dict[str, Any] = {"type": self.type, "default": self.default, "help": self.help}
-        if self.choices:
-            kwargs["choices"] = list(self.choices)
-        return kwargs
-
+MAX_CLIENTS = Option(
+    "--max-clients", INT, 10, "clients to ramp up to", minimum=1, maximum=100_000, web_ui=True
+)
+STEP_SIZE = Option(
+    "--step-size",
+    INT,
+    1,
+    "clients added per step (and the first step)",
+    minimum=1,
+    maximum=100_000,
+    web_ui=True,
+)
+TIME_BETWEEN_RAMP = Option(
+    "--time-between-ramp", FLOAT, 30.0, "seconds each step runs", unit="s", above=0,
+    maximum=7 * 86400, web_ui=True,
+)  # fmt: skip
+REQUESTS_PER_SECOND = Option(
+    "--requests-per-second", FLOAT, 10.0, "request rate of each client", unit="requests/s",
+    above=0, maximum=100_000, web_ui=True,
+)  # fmt: skip
+ARRIVAL_RATE = Option(
+    "--arrival-rate",
+    FLOAT,
+    None,
+    "open model: total requests/s at --max-clients, sent on schedule whether or not answers "
+    "came back (each step: R x clients / max-clients); replaces --requests-per-second",
+    unit="requests/s",
+    above=0,
+    maximum=1_000_000,
+    web_ui=True,
+)
+MAX_IN_FLIGHT = Option(
+    "--max-in-flight",
+    INT,
+    None,
+    "open model: requests in flight at once at --max-clients, shared evenly by the clients "
+    "(default: max(1000, --max-clients)); an arrival that finds no free slot is dropped and "
+    "counted as a failure",
+    minimum=1,
+    maximum=10_000_000,
+    web_ui=True,
+)
+SAMPLE_INTERVAL = Option(
+    "--system-sample-interval-seconds",
+    FLOAT,
+    5.0,
+    "seconds between CPU/GPU/RAM/VRAM samples",
+    unit="s",
+    minimum=0.1,
+    maximum=3600,
+    web_ui=True,
+)
 
 OPTIONS: tuple[Option, ...] = (
-    Option("--detector-mode", str, "BINARY", "detector mode: BINARY or COUNT", False),
-    Option("--max-clients", int, 10, "clients to ramp up to", True),
-    Option("--step-size", int, 1, "clients added per step (and the first step)", True),
-    Option("--time-between-ramp", float, 30.0, "seconds each step runs", True),
-    Option("--requests-per-second", float, 10.0, "request rate of each client", True),
-    Option(
-        "--arrival-rate",
-        float,
-        None,
-        "open model: total requests/s at --max-clients, sent on schedule whether or not "
-        "answers came back (each step: R x clients / max-clients); replaces "
-        "--requests-per-second",
-        True,
-    ),
-    Option(
-        "--max-in-flight",
-        int,
-        None,
-        "open model: requests in flight at once at --max-clients, shared evenly by the "
-        "clients (default: max(1000, --max-clients)); an arrival that finds no free slot is "
-        "dropped and counted as a failure",
-        True,
-    ),
-    Option("--image-width", int, 640, "image width, px", False),
-    Option("--image-height", int, 480, "image height, px", False),
-    Option(
-        "--client",
-        str,
-        "sdk",
-        "sdk: the groundlight SDK; http: raw HTTP (Locust FastHttpUser)",
-        True,
-    ),
-    Option(
-        "--detector-id",
-        str,
-        None,
-        "use these existing detector(s) (comma-separated ids) instead of edgeload's own",
-        False,
-    ),
-    Option("--num-detectors", int, 1, "detectors to spread the clients over", False),
-    Option(
-        "--system-sample-interval-seconds",
-        float,
-        5.0,
-        "seconds between CPU/GPU/RAM/VRAM samples",
-        True,
-    ),
-    Option("--output-dir", str, "load_tests", "folder that receives the run folders", False),
-    Option("--sim-profile", str, "demo", "simulator profile (without GROUNDLIGHT_ENDPOINT)", False),
-    Option(
-        "--sim-time-scale",
-        float,
-        1.0,
-        "simulator speed-up (without GROUNDLIGHT_ENDPOINT)",
-        False,
-    ),
-    Option(
-        "--provision-timeout",
-        float,
-        1200.0,
-        "seconds each provisioning wait (training, edge readiness) may take",
-        False,
-    ),
-    Option(
-        "--ca-bundle",
-        str,
-        None,
-        "PEM file of the CA(s) that signed an https endpoint's certificate (e.g. the "
-        "self-signed certificate of the edge endpoint); or set DISABLE_TLS_VERIFY=1 to skip "
-        "verification",
-        False,
-    ),
+    opt.DETECTOR_MODE,
+    MAX_CLIENTS,
+    STEP_SIZE,
+    TIME_BETWEEN_RAMP,
+    REQUESTS_PER_SECOND,
+    ARRIVAL_RATE,
+    MAX_IN_FLIGHT,
+    opt.IMAGE_WIDTH,
+    opt.IMAGE_HEIGHT,
+    opt.IMAGE_SIZES,
+    replace(opt.CLIENT, web_ui=True),  # the client may change per test in the web UI
+    opt.DETECTOR_IDS,
+    opt.NUM_DETECTORS,
+    SAMPLE_INTERVAL,
+    opt.OUTPUT_DIR,
+    opt.SIM_PROFILE,
+    opt.SIM_TIME_SCALE,
+    opt.PROVISION_TIMEOUT,
+    opt.CA_BUNDLE,
 )
+
+DEFAULT_MAX_IN_FLIGHT = 1000
 
 
 @dataclass(frozen=True)
@@ -160,56 +138,20 @@ class Inputs:
         return record
 
 
-def validate_inputs(options: Any) -> Inputs:
+def validate_inputs(namespace: Any) -> Inputs:
     """The run's options, checked; UsageError (one line, what to fix) for the first bad one."""
-
-    def get(name: str, default: Any = None) -> Any:
-        return getattr(options, name, default)
-
-    mode = str(get("detector_mode", "BINARY") or "").strip().upper()
-    if mode not in ("BINARY", "COUNT"):
-        raise UsageError(
-            f"unknown detector mode {get('detector_mode')!r}: use --detector-mode BINARY or COUNT"
-        )
-    max_clients = int(get("max_clients", 10))
-    if max_clients < 1:
-        raise UsageError(f"--max-clients must be at least 1, got {max_clients}")
-    step_size = int(get("step_size", 1))
-    if step_size < 1:
-        raise UsageError(f"--step-size must be at least 1, got {step_size}")
+    values = opt.parse_options(namespace, OPTIONS)
+    max_clients, step_size = values["max_clients"], values["step_size"]
     if step_size > max_clients:
         raise UsageError(
             f"--step-size {step_size} is above --max-clients {max_clients}: "
             "use a step size of at most the number of clients"
         )
-    positive = {
-        "--time-between-ramp": get("time_between_ramp", 30),
-        "--requests-per-second": get("requests_per_second", 10),
-        "--image-width": get("image_width", 640),
-        "--image-height": get("image_height", 480),
-        "--system-sample-interval-seconds": get("system_sample_interval_seconds", 5),
-        "--sim-time-scale": get("sim_time_scale", 1.0),
-        "--provision-timeout": get("provision_timeout", 1200),
-    }
-    for flag, value in positive.items():
-        if not (isinstance(value, int | float) and value > 0 and value == value):
-            raise UsageError(f"{flag} must be a positive number, got {value!r}")
-    width, height = int(get("image_width", 640)), int(get("image_height", 480))
-    if width > 10_000 or height > 10_000:
-        raise UsageError(f"image size {width}x{height} is too large: use at most 10000 px a side")
-    client = str(get("client", "sdk")).strip().lower()
-    if client not in ("sdk", "http"):
-        raise UsageError(f"unknown client {get('client')!r}: use --client sdk or http")
-    raw_ids = str(get("detector_id") or "").strip()
-    detector_ids = tuple(part.strip() for part in raw_ids.split(",") if part.strip())
-    for detector_id in detector_ids:
-        if not DETECTOR_ID_PATTERN.match(detector_id):
-            raise UsageError(
-                f"--detector-id {detector_id!r} is not a detector id (det_ and 27 letters/digits)"
-            )
-    num_detectors = int(get("num_detectors", 1))
-    if num_detectors < 1:
-        raise UsageError(f"--num-detectors must be at least 1, got {num_detectors}")
+    sizes = opt.image_sizes(values)
+    if len(sizes) != 1:
+        raise UsageError("the throughput test runs one image size: give one --image-size")
+    detector_ids = tuple(values["detector_id"] or ())
+    num_detectors = values["num_detectors"]
     if detector_ids:
         if num_detectors not in (1, len(detector_ids)):
             raise UsageError(
@@ -217,47 +159,36 @@ def validate_inputs(options: Any) -> Inputs:
                 "ids given in --detector-id"
             )
         num_detectors = len(detector_ids)
+    model = _open_model(values["arrival_rate"], values["max_in_flight"], max_clients)
+    if not model and values["requests_per_second"] * max_clients > 10_000_000:
+        raise UsageError(
+            "--requests-per-second x --max-clients is above 10,000,000 requests/s: "
+            "no load generator sends that; lower one of them"
+        )
+    (width, height) = sizes[0]
     return Inputs(
-        detector_mode=mode,
+        detector_mode=values["detector_mode"],
         max_clients=max_clients,
         step_size=step_size,
-        time_between_ramp=float(get("time_between_ramp")),
-        requests_per_second=float(get("requests_per_second")),
+        time_between_ramp=values["time_between_ramp"],
+        requests_per_second=values["requests_per_second"],
         image_width=width,
         image_height=height,
-        client=client,
+        client=values["client"],
         detector_ids=detector_ids,
         num_detectors=num_detectors,
-        system_sample_interval_seconds=float(get("system_sample_interval_seconds")),
-        output_dir=str(get("output_dir") or "load_tests"),
-        sim_profile=str(get("sim_profile") or "demo"),
-        sim_time_scale=float(get("sim_time_scale")),
-        provision_timeout=float(get("provision_timeout")),
-        ca_bundle=_ca_bundle(get("ca_bundle")),
-        **_open_model(get("arrival_rate"), get("max_in_flight"), max_clients),
+        system_sample_interval_seconds=values["system_sample_interval_seconds"],
+        output_dir=values["output_dir"],
+        sim_profile=values["sim_profile"],
+        sim_time_scale=values["sim_time_scale"],
+        provision_timeout=values["provision_timeout"],
+        ca_bundle=values["ca_bundle"],
+        **model,
     )
 
 
-def _optional_number(flag: str, value: Any, kind: type) -> Any:
-    """None for an unset option (the web UI sends "" for it), else a number of `kind`."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{flag} must be a number, got {value!r}") from None
-    if not (number > 0 and number == number and number != float("inf")):
-        raise UsageError(f"{flag} must be a positive number, got {value!r}")
-    return number
-
-
-DEFAULT_MAX_IN_FLIGHT = 1000
-
-
-def _open_model(arrival_rate: Any, max_in_flight: Any, max_clients: int) -> dict:
+def _open_model(rate: float | None, limit: int | None, max_clients: int) -> dict:
     """The open-model inputs: {} without --arrival-rate; the rate and the resolved limit."""
-    rate = _optional_number("--arrival-rate", arrival_rate, float)
-    limit = _optional_number("--max-in-flight", max_in_flight, int)
     if rate is None:
         if limit is not None:
             raise UsageError("--max-in-flight applies to the open model: give --arrival-rate too")
@@ -272,23 +203,15 @@ def _open_model(arrival_rate: Any, max_in_flight: Any, max_clients: int) -> dict
     return {"arrival_rate": rate, "max_in_flight": limit}
 
 
-def client_load(options: Any) -> tuple[float, int | None]:
+def client_load(inputs: dict) -> tuple[float, int | None]:
     """(requests/s of one client, its in-flight slots or None for the paced closed model),
-    from a run's options (a worker gets them from the master)."""
-    max_clients = max(1, int(getattr(options, "max_clients", 10) or 10))
-    model = _open_model(
-        getattr(options, "arrival_rate", None), getattr(options, "max_in_flight", None), max_clients
-    )
-    if not model:
-        return float(options.requests_per_second), None
-    return model["arrival_rate"] / max_clients, model["max_in_flight"] // max_clients
+    from a run's validated inputs (`Inputs.as_record()`: workers get it from the master)."""
+    max_clients = inputs["max_clients"]
+    if inputs.get("arrival_rate") is None:
+        return float(inputs["requests_per_second"]), None
+    return inputs["arrival_rate"] / max_clients, inputs["max_in_flight"] // max_clients
 
 
-def _ca_bundle(value: Any) -> str | None:
-    """The --ca-bundle path, checked to be a file (its contents are checked with the target)."""
-    if value is None or not str(value).strip():
-        return None
-    path = str(value).strip()
-    if not os.path.isfile(path):
-        raise UsageError(f"--ca-bundle {path!r} is not a file: give a PEM file of CAs")
-    return path
+def register_locust_options(parser: Any, **_: Any) -> None:
+    """Our options on Locust's parser (`events.init_command_line_parser`)."""
+    opt.add_locust_arguments(parser, OPTIONS, "edgeload throughput test")

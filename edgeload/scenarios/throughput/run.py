@@ -2,7 +2,8 @@
 
 A locustfile calls `register(events)` at import; everything else hangs off Locust's events:
 
-    init_command_line_parser  our options (`add_options`), ramp options also in the web UI form
+    init_command_line_parser  our options (`register_locust_options`), ramp options also in
+                              the web UI form
     init (master or local)    validate the options (one-line error, exit 2, before any load),
                               resolve the target (first line says which), create the run folder
                               and `load_test.log`, provision the detector(s), write the header,
@@ -26,57 +27,31 @@ import os
 import signal
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import gevent
 
-from edgeload import runlog
-from edgeload.errors import RunFailed, UsageError
+from edgeload import runlog, verdict
+from edgeload.errors import EdgeloadError, OutputError, UsageError
+from edgeload.runfolder import create_run_dir
+from edgeload.runlog import LogWriter
 from edgeload.scenarios.throughput import users
-from edgeload.scenarios.throughput.logsink import LogSink, LogWriter
-from edgeload.scenarios.throughput.options import OPTIONS, Inputs, validate_inputs
+from edgeload.scenarios.throughput.logsink import LogSink
+from edgeload.scenarios.throughput.options import (
+    Inputs,
+    register_locust_options,
+    validate_inputs,
+)
 
 logger = logging.getLogger(__name__)
 
 SCENARIO = "throughput"
-EXIT_FAILED = 1
-EXIT_SIGINT = 130
-EXIT_SIGTERM = 143
 MASTER_FINAL_REPORT_WAIT_S = 4.0  # a worker's last stats report may come up to 3 s after stop
 
 
 # --------------------------------------------------------------------------------------------
 # options
-
-
-def add_options(parser: Any, **_: Any) -> None:
-    """Our options, for `events.init_command_line_parser` (ramp options appear in the web UI)."""
-    titled = parser.add_argument_group("edgeload throughput test")
-    for option in OPTIONS:
-        action = titled.add_argument(option.flag, **option.argparse_kwargs())
-        # Locust's web UI reads these attributes (its own add_argument sets them)
-        action.include_in_web_ui = option.in_web_ui
-        action.is_secret = action.is_required = action.is_multiple = False
-
-
-def new_run_dir(output_dir: str | os.PathLike) -> Path:
-    """A new, empty `<output_dir>/<local timestamp>` folder (suffixed, never reused)."""
-    base = Path(output_dir)
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create --output-dir {str(base)!r}: {exc.strerror}") from None
-    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    for attempt in range(1000):
-        path = base / (stamp if attempt == 0 else f"{stamp}_{attempt + 1}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise RunFailed(f"cannot create a new run folder in {base}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -106,7 +81,8 @@ class ThroughputRun:
 
     # -- set-up ----------------------------------------------------------------------------
     def open_log(self) -> None:
-        self.run_dir = new_run_dir(self.inputs.output_dir)
+        self.run_dir = create_run_dir(self.inputs.output_dir, SCENARIO)
+        self.run_id = runlog.new_run_id()
         writer = LogWriter(self.run_dir / runlog.LOG_FILENAME)
         self.sink = LogSink(self.environment, writer).register()
         self.finished = False
@@ -115,19 +91,13 @@ class ThroughputRun:
         self._step_announced = None
 
     def header(self) -> dict:
-        from edgeload.metadata import collect_timestamp
-
-        return {
-            "type": runlog.HEADER,
-            "schema_version": runlog.SCHEMA_VERSION,
-            "tool": "edgeload",
-            "tool_version": _tool_version(),
-            "scenario": SCENARIO,
-            "created_at": collect_timestamp(),
-            "target": self.target.as_record() if self.target is not None else None,
-            "inputs": {**self.inputs.as_record(), **_distribution(self.environment)},
-            "metadata": self.metadata,
-        }
+        return runlog.header(
+            scenario=SCENARIO,
+            run_id=self.run_id,
+            target=self.target.as_record() if self.target is not None else None,
+            inputs={**self.inputs.as_record(), **_distribution(self.environment)},
+            metadata=self.metadata,
+        )
 
     def provision(self) -> None:
         from edgeload.provisioning import provision_detectors
@@ -176,6 +146,7 @@ class ThroughputRun:
     def publish_to_workers(self) -> None:
         """What workers need, carried by Locust's spawn message (custom parsed options)."""
         options = self.environment.parsed_options
+        options.edgeload_inputs = self.inputs.as_record()  # the validated options
         options.edgeload_detectors = [d.id for d in self.detectors]
         options.edgeload_target_kind = self.target.kind
         # TLS as the master verified it: workers on other machines get the CA itself
@@ -192,6 +163,7 @@ class ThroughputRun:
             # web UI: the form may have changed ramp options since the header was written
             try:
                 self.inputs = validate_inputs(self.environment.parsed_options)
+                self.environment.parsed_options.edgeload_inputs = self.inputs.as_record()
             except UsageError as exc:
                 say(f"error: {exc}; stopping")
                 gevent.spawn(self.environment.runner.stop)
@@ -311,70 +283,56 @@ class ThroughputRun:
             self.stop_sampling(final_sample=self.signal_name is None)
             if status is None:
                 status, reason = self.status()
-            count = int(self.environment.stats.total.num_requests)
-            ok = count - int(self.environment.stats.total.num_failures)
-            if status == runlog.STATUS_COMPLETED and ok <= 0:
-                status, reason = runlog.STATUS_FAILED, "no request succeeded"
-            end = {
-                "type": runlog.END,
-                "t": time.time(),
-                "status": status,
-                "reason": reason or "",
-                "locust_request_count": count if self.started else 0,
-            }
+            count = int(self.environment.stats.total.num_requests) if self.started else 0
+            end = self.end_record(status, reason or "", count)
             self.sink.close([end])
-            if self.sink.requests_recorded != end["locust_request_count"]:
+            if self.sink.requests_recorded != count:
                 say(
-                    f"warning: the log holds {self.sink.requests_recorded} requests, Locust "
-                    f"counted {end['locust_request_count']}"
+                    f"warning: the log holds {self.sink.requests_recorded} requests, "
+                    f"Locust counted {count}"
                 )
-            self.write_report(status, reason or "")
+            code = self.write_report()
             if self.signal_name is not None and status == runlog.STATUS_COMPLETED:
                 # stopped while the report was written: measured in full, but interrupted
-                status = runlog.STATUS_INTERRUPTED
                 reason = f"{self.signal_name} received while the report was written"
-                self.append_end(status, reason, end["locust_request_count"])
-                self.write_report(status, reason)
-            self.environment.process_exit_code = self.exit_code(status)
+                self.append_end(self.end_record(runlog.STATUS_INTERRUPTED, reason, count))
+                code = self.write_report()
+            self.environment.process_exit_code = code
         finally:
             self.finished = True
             self.finalizing = False
 
-    def append_end(self, status: str, reason: str, locust_request_count: int) -> None:
+    def end_record(self, status: str, reason: str, locust_request_count: int) -> dict:
+        signal_name = self.signal_name if status == runlog.STATUS_INTERRUPTED else None
+        return runlog.end(
+            status, reason, signal=signal_name, locust_request_count=locust_request_count
+        )
+
+    def append_end(self, end: dict) -> None:
         """A later `end` record (readers take the last one) on the closed log."""
         writer = LogWriter(self.run_dir / runlog.LOG_FILENAME, mode="a")
         try:
-            writer.write(
-                {
-                    "type": runlog.END,
-                    "t": time.time(),
-                    "status": status,
-                    "reason": reason,
-                    "locust_request_count": locust_request_count,
-                }
-            )
+            writer.write(end)
         finally:
             writer.close()
 
-    def exit_code(self, status: str) -> int:
-        if status == runlog.STATUS_COMPLETED:
-            return 0
-        if status == runlog.STATUS_INTERRUPTED:
-            return EXIT_SIGTERM if self.signal_name == "SIGTERM" else EXIT_SIGINT
-        return EXIT_FAILED
-
-    def write_report(self, status: str, reason: str) -> None:
+    def write_report(self) -> int:
+        """Write the run folder's reports; the run's exit code (edgeload.verdict's table)."""
         from edgeload.reporting import write_reports
+        from edgeload.reporting.summary import format_summary
 
         run_dir = self.run_dir
         try:
-            write_reports(run_dir)
-        except Exception as exc:  # the log is complete and safe; the report can be redone
+            results = write_reports(run_dir)
+        except EdgeloadError as exc:  # the log is complete and safe; the report can be redone
             say(
                 f"error: the report could not be written ({exc}); the log is intact: "
                 f"re-run it with `edgeload report {run_dir}`"
             )
+            return exc.exit_code if isinstance(exc, OutputError) else verdict.EXIT_RUN_ERROR
+        print(format_summary(results), flush=True)
         say(f"run folder: {run_dir}")
+        return int(results["exit_code"])
 
     def shutdown_target(self) -> None:
         if self.target is not None:
@@ -391,18 +349,9 @@ def say(text: str) -> None:
 
 
 def fail(exc: Exception) -> None:
-    """End the process with a one-line error (UsageError: 2, RunFailed: 1)."""
+    """End the process with a one-line error and the error's exit code."""
     print(f"edgeload: error: {exc}", file=sys.stderr, flush=True)
-    sys.exit(getattr(exc, "exit_code", EXIT_FAILED))
-
-
-def _tool_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("edgeload")
-    except Exception:
-        return "unknown"
+    sys.exit(getattr(exc, "exit_code", verdict.EXIT_RUN_ERROR))
 
 
 def _is_master(environment: Any) -> bool:
@@ -458,7 +407,7 @@ class _Signals:
         run.signal_name = run.signal_name or name
         if run.finalizing or run.finished:
             run.environment.process_exit_code = (
-                EXIT_SIGTERM if run.signal_name == "SIGTERM" else EXIT_SIGINT
+                verdict.EXIT_SIGTERM if run.signal_name == "SIGTERM" else verdict.EXIT_SIGINT
             )
             options = run.environment.parsed_options
             if run.finished and first and not getattr(options, "headless", False):
@@ -505,7 +454,8 @@ def _on_worker_init(environment: Any) -> None:
         users.warm_up(environment)
         if state["sampling"] is not None:
             state["sampling"].stop(timeout_s=2.0)
-        interval = float(getattr(environment.parsed_options, "system_sample_interval_seconds", 5))
+        inputs = getattr(environment.parsed_options, "edgeload_inputs", None) or {}
+        interval = float(inputs.get("system_sample_interval_seconds") or 5)
         state["sampling"] = SamplingLoop(
             [generator_sampler(note=logger.warning)], interval, sink.add_utilization
         ).start()
@@ -549,8 +499,8 @@ def install(environment: Any) -> ThroughputRun | None:
         run.publish_to_workers()
     except KeyboardInterrupt:
         _abort(run, runlog.STATUS_INTERRUPTED, f"{run.signal_name or 'SIGINT'} received")
-        sys.exit(EXIT_SIGTERM if run.signal_name == "SIGTERM" else EXIT_SIGINT)
-    except (UsageError, RunFailed) as exc:
+        sys.exit(verdict.EXIT_SIGTERM if run.signal_name == "SIGTERM" else verdict.EXIT_SIGINT)
+    except EdgeloadError as exc:
         if run.sink is not None:
             _abort(run, runlog.STATUS_FAILED, str(exc))
         run.shutdown_target()
@@ -578,16 +528,14 @@ def _abort(run: ThroughputRun, status: str, reason: str) -> None:
     if run.sink.writer is not None and run.sink.writer.records_written == 0:
         run.collect_metadata()
         run.sink.write(run.header())
-    run.sink.write(
-        {"type": runlog.EVENT, "t": time.time(), "name": "setup_ended", "detail": reason}
-    )
+    run.sink.write(runlog.event("setup_ended", reason))
     run.finish(status, reason)
     run.shutdown_target()
 
 
 def register(events: Any) -> None:
     """Wire a locustfile: our options, and `install` at init."""
-    events.init_command_line_parser.add_listener(add_options)
+    events.init_command_line_parser.add_listener(register_locust_options)
 
     def on_init(environment: Any, **_: Any) -> None:
         install(environment)

@@ -185,21 +185,20 @@ def process_context(environment: Any) -> ProcessContext:
     if context is None:
         options = environment.parsed_options
         detectors = list(getattr(options, "edgeload_detectors", None) or [])
-        if not detectors:
+        inputs = getattr(options, "edgeload_inputs", None)  # validated by the master
+        if not detectors or not inputs:
             raise RuntimeError("no detectors were provisioned for this run")
         from edgeload.scenarios.throughput.options import client_load
 
-        client_rate, slots = client_load(options)
-        max_clients = max(1, int(getattr(options, "max_clients", 10)))
+        client_rate, slots = client_load(inputs)
+        max_clients = inputs["max_clients"]
         context = ProcessContext(
-            client_kind=str(getattr(options, "client", "sdk")),
+            client_kind=inputs["client"],
             requests_per_second=client_rate,
             slots_per_client=slots,
             detectors=detectors,
             images=ImagePool(
-                str(options.detector_mode).upper(),
-                int(options.image_width),
-                int(options.image_height),
+                inputs["detector_mode"], inputs["image_width"], inputs["image_height"]
             ),
             url=environment.host,
             target_kind=str(getattr(options, "edgeload_target_kind", "real")),

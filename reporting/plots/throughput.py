@@ -1,4 +1,4 @@
-"""The run's plots, drawn headless (Agg). Each function returns a Figure and writes nothing.
+"""The throughput test's plots, drawn headless (Agg); each returns a Figure, writes nothing.
 
 Built on `matplotlib.figure.Figure` directly (no pyplot): no global state, no GUI backend, and
 figures are freed as soon as they are dropped. Labels and units come from the metric table.
@@ -10,8 +10,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from edgeload.reporting.metrics import metric
 from edgeload.scenarios.throughput.analysis import Analysis
+from edgeload.scenarios.throughput.metrics import STEP_METRICS_BY_NAME
 
 _SIZE = (14, 7.5)  # inches at 100 dpi: 1400 x 750 px, readable for 50 steps / 10 minutes
 _DPI = 100
@@ -139,7 +139,7 @@ def throughput_and_system_utilization_over_time(a: Analysis) -> Figure:
     if a.workers_lost:
         handles.append(Line2D([], [], color=_COLORS["errors"], ls="-.", label="worker lost"))
     ax.set_xlabel("elapsed time (s)")
-    ax.set_ylabel(metric("achieved_rps").label)
+    ax.set_ylabel(STEP_METRICS_BY_NAME["achieved_rps"].label)
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
 
@@ -286,7 +286,7 @@ def latency_vs_throughput(a: Analysis) -> Figure:
                     color="#555",
                 )
     _maybe_log_scale(ax, curves)
-    ax.set_xlabel(metric("achieved_rps").label + " per step")
+    ax.set_xlabel(STEP_METRICS_BY_NAME["achieved_rps"].label + " per step")
     ax.set_ylabel("latency per step (ms)")
     ax.grid(True, alpha=0.3)
     ax.set_title(_title(a, "Latency vs throughput (one point per step)"), fontsize=11)
