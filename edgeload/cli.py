@@ -1,8 +1,10 @@
 """The `edgeload` console command: a thin dispatcher over one module per subcommand.
 
-Each subcommand lives in `edgeload.commands.<name>` and exposes
-`HELP: str`, `add_arguments(parser)` and `run(args) -> int`. Modules are imported lazily so
-that `edgeload sim` never pays for locust or pandas, and `edgeload report` never imports gevent.
+A scenario's command is its folder's `command.py` (named by the registry in
+`edgeload.scenarios`); the others live in `edgeload/commands/`. Each exposes `HELP: str`,
+`add_arguments(parser)` and `run(args) -> int`, and imports what it needs inside `run`, so
+that `edgeload sim` never pays for locust or pandas, and `edgeload report` never imports
+gevent. An EdgeloadError ends the command with one line and its exit code.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from edgeload.errors import EdgeloadError
+from edgeload.scenarios import SCENARIOS
 
-# subcommand name -> module; the order is the order shown in --help
+# subcommand name -> module, in the order --help shows them: the scenarios (from their
+# registry), then the commands that work on run folders, then the simulator
 SUBCOMMANDS: dict[str, str] = {
-    "throughput": "edgeload.scenarios.throughput.command",
-    "fps": "edgeload.scenarios.fps.command",
-    "memory-pressure": "edgeload.scenarios.memory_pressure.command",
-    "rollouts": "edgeload.scenarios.rollouts.command",
+    **{name: s.command_module for name, s in SCENARIOS.items()},
     "report": "edgeload.commands.report",
     "compare": "edgeload.commands.compare",
     "sim": "edgeload.commands.sim",

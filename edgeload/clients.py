@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-CLIENT_KINDS = ("sdk", "http")
 IMAGE_QUERIES_PATH = "/device-api/v1/image-queries"
 # What the SDK is asked for: an edge answer now, never a human, whatever its confidence.
 SUBMIT_KWARGS = {"wait": 0.0, "human_review": "NEVER", "confidence_threshold": 0.0}

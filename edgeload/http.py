@@ -98,9 +98,10 @@ class HttpClient:
                 kwargs["cert_reqs"] = ssl.CERT_REQUIRED
                 if ca_bundle:
                     kwargs["ca_certs"] = ca_bundle
-            else:
+            else:  # DISABLE_TLS_VERIFY=1: asked for, so not warned about on every call
                 kwargs["cert_reqs"] = ssl.CERT_NONE
                 kwargs["assert_hostname"] = False
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self._pool = urllib3.PoolManager(**kwargs)
 
     @classmethod

@@ -212,15 +212,6 @@ def make_count_image(
     return SyntheticImage(_encode_jpeg(image), n, tuple(rois), width, height, truth)
 
 
-def make_image(mode: str, width: int, height: int, rng: random.Random) -> SyntheticImage:
-    """One synthetic image for a detector mode (BINARY or COUNT)."""
-    if mode == "BINARY":
-        return make_binary_image(width, height, rng)
-    if mode == "COUNT":
-        return make_count_image(width, height, rng)
-    raise ValueError(f"unknown detector mode {mode!r}; use one of {', '.join(MODES)}")
-
-
 def with_comment(jpeg: bytes, comment: bytes) -> bytes:
     """The same JPEG with a COM segment holding `comment` right after the SOI marker."""
     if not jpeg.startswith(_SOI):

@@ -11,7 +11,6 @@ No secrets: the target contributes its kind and credential-free URL only.
 
 from __future__ import annotations
 
-import datetime as dt
 import platform
 import socket
 import subprocess
@@ -19,13 +18,10 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+from edgeload.runlog import utc_now_iso
+
 _PACKAGES = ("edgeload", "locust", "groundlight")
 _CHECKOUT = Path(__file__).resolve().parent.parent
-
-
-def collect_timestamp() -> str:
-    """Now, ISO-8601 UTC."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def collect_target(target: Any) -> dict:
@@ -120,7 +116,7 @@ def collect_git_commit(checkout: Path = _CHECKOUT) -> str | None:
 
 def collect_metadata(target: Any = None) -> dict:
     """Everything above in one dict; `target` None leaves out the endpoint parts."""
-    result: dict[str, Any] = {"collected_at": collect_timestamp()}
+    result: dict[str, Any] = {"collected_at": utc_now_iso()}
     if target is not None:
         result["target"] = collect_target(target)
         result["endpoint_images"] = collect_endpoint_images(target)

@@ -130,7 +130,7 @@ class Option:
     comma-separated list (`--image-size 640x480,1920x1080`).
     above / minimum / maximum: bounds (above is exclusive); maximum also keeps products of
     options (clients x rate) far from overflow.
-    positional: the metavar of the seed's positional form, on commands that take one.
+    positional: the metavar of the upstream scripts' positional form, on commands that take one.
     web_ui: shown in Locust's web UI start form (ramp options, changeable per test).
     """
 
@@ -347,7 +347,7 @@ def add_arguments(
     positionals: Sequence[Option] = (),
 ) -> None:
     """Declare `options` on an argparse parser. Values stay text until `parse_options`, so a
-    bad one gets edgeload's one-line message. `positionals` also take the seed's positional
+    bad one gets edgeload's one-line message. `positionals` also take the upstream positional
     form (e.g. `edgeload throughput BINARY`), optional when the flag is given."""
     for option in positionals:
         parser.add_argument(

@@ -31,6 +31,7 @@ from typing import Any
 from edgeload import images as images_module
 from edgeload.errors import RunError, UsageError
 from edgeload.target import Target, one_line, redact
+from edgeload.wait import Progress, Wait
 
 MODES = ("BINARY", "COUNT")
 # The questions the synthetic images of edgeload.images answer.
@@ -62,7 +63,6 @@ POLL_FRACTION = 0.2
 ASK_WHILE_INITIALIZING_S = 10.0
 METRICS_PATH = "/status/metrics.json"
 
-Progress = Callable[[str], None]
 # An image source for priming: index -> (JPEG bytes, right answer: "YES"/"NO" or a count[,
 # ROIs: objects with .label, .top_left, .bottom_right normalised to 0..1]).
 LabelledImages = Callable[[int], tuple]
@@ -362,46 +362,16 @@ def _connection_pool_size(gl: Any) -> int:
         return PRIMING_CONCURRENCY
 
 
-class _Wait:
-    """One provisioning wait: its deadline, a progress line per pending detector every
-    `progress_every_s`, and pauses between polls that start short and grow to `poll_s`
-    (see POLL_FRACTION)."""
-
-    def __init__(
-        self, timeout_s: float, poll_s: float, progress_every_s: float, progress: Progress
-    ) -> None:
-        now = time.monotonic()
-        self.deadline = now + timeout_s
-        self.poll_s = poll_s
-        self.progress_every_s = progress_every_s
-        self.next_progress = now + progress_every_s
-        self.progress = progress
-        self.restart_backoff()
-
-    def restart_backoff(self) -> None:
-        """Something new to wait for: poll quickly again."""
-        self.started = time.monotonic()
-
-    def pause_s(self) -> float:
-        waited = time.monotonic() - self.started
-        return min(self.poll_s, max(FIRST_POLL_S, waited * POLL_FRACTION))
-
-    def pause(
-        self,
-        pending: set[str],
-        timed_out: Callable[[set[str]], str],
-        waiting_for: Callable[[str, float], str],
-    ) -> None:
-        """Between two polls: fail with `timed_out(pending)` past the deadline, print
-        `waiting_for(detector, seconds left)` when a progress line is due, then sleep."""
-        now = time.monotonic()
-        if now >= self.deadline:
-            raise RunError(timed_out(pending))
-        if now >= self.next_progress:
-            self.next_progress = now + self.progress_every_s
-            for det_id in sorted(pending):
-                self.progress(waiting_for(det_id, self.deadline - now))
-        time.sleep(min(self.pause_s(), max(self.deadline - time.monotonic(), 0.0)))
+def _wait(timeout_s: float, poll_s: float, progress_every_s: float, progress: Progress) -> Wait:
+    """A provisioning wait: polls start at FIRST_POLL_S and grow to `poll_s`."""
+    return Wait(
+        timeout_s,
+        progress=progress,
+        max_pause_s=poll_s,
+        first_pause_s=FIRST_POLL_S,
+        growth=POLL_FRACTION,
+        progress_every_s=progress_every_s,
+    )
 
 
 def _train(
@@ -423,7 +393,7 @@ def _train(
     rounds = dict.fromkeys(added, 0)
     stamp_at_round: dict[str, Any] = {}
     pending = set(added)
-    wait = _Wait(timeout_s, poll_s, progress_every_s, progress)
+    wait = _wait(timeout_s, poll_s, progress_every_s, progress)
     while True:
         for det_id in sorted(pending):
             have, acc, stamp = evaluation_of(gl, det_id)
@@ -461,8 +431,7 @@ def _train(
         if not pending:
             return
         wait.pause(
-            pending,
-            lambda waiting: (
+            timed_out=lambda waiting=pending: (
                 f"training did not finish within {timeout_s:g} s for "
                 + ", ".join(
                     f"{i} ({labels.get(i, 0)} labels, accuracy {_fmt(accuracy.get(i))})"
@@ -470,11 +439,12 @@ def _train(
                 )
                 + "; raise the provisioning timeout or check the detectors in the Groundlight app"
             ),
-            lambda det_id, left: (
+            lines=lambda left, waiting=pending: [
                 f"waiting for training of {det_id}: {labels.get(det_id, 0)} labels, "
                 f"projected accuracy {_fmt(accuracy.get(det_id))} (needs >= {MIN_LABELS} "
                 f"labels and > {MIN_ACCURACY}); {left:.0f} s left"
-            ),
+                for det_id in sorted(waiting)
+            ],
         )
 
 
@@ -507,7 +477,7 @@ def _wait_for_edge(
     pending = {d.id for d in detectors}
     state: dict[str, str] = {}  # what each detector waits for, for the progress line
     configs: dict[str, str | None] = {}
-    wait = _Wait(timeout_s, poll_s, progress_every_s, progress)
+    wait = _wait(timeout_s, poll_s, progress_every_s, progress)
     asked_at: dict[str, float] = {}
     attempt = 0
     while True:
@@ -553,16 +523,16 @@ def _wait_for_edge(
         if not pending:
             return configs
         wait.pause(
-            pending,
-            lambda waiting: (
+            timed_out=lambda waiting=pending: (
                 f"the edge did not serve the detectors within {timeout_s:g} s ("
                 + "; ".join(f"{d}: {state.get(d, 'no answer')}" for d in sorted(waiting))
                 + "); check the endpoint's /status page and inference pods"
             ),
-            lambda det_id, left: (
+            lines=lambda left, waiting=pending: [
                 f"waiting for the edge to serve {det_id}: {state.get(det_id, 'asking')}; "
                 f"{left:.0f} s left"
-            ),
+                for det_id in sorted(waiting)
+            ],
         )
 
 

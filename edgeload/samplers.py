@@ -18,18 +18,16 @@ gevent-patched (Locust) process and a real thread elsewhere, so the same code se
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from edgeload import runlog
+from edgeload.http import HttpClient, HttpError, HttpStatusError
 
 logger = logging.getLogger(__name__)
 
@@ -286,31 +284,25 @@ class EndpointSampler(Sampler):
         give `url`, the endpoint's root (scheme://host:port)."""
         if target is not None:
             root = target.root_url
-            self._ssl_context = target.ssl_context()
+            self._http = HttpClient.for_target(target, timeout_s=timeout_s, pool_size=1)
         elif url is not None:
             root = url.rstrip("/")
-            self._ssl_context = None
+            self._http = HttpClient(root, timeout_s=timeout_s, pool_size=1)
         else:
             raise ValueError("EndpointSampler needs a target or a url")
         parts = urlsplit(root)
         super().__init__(host=parts.netloc.rpartition("@")[2] or root, note=note)
         self.url = root + self.PATH
-        self.timeout_s = timeout_s
         self.last_raw: dict | None = None  # the last full answer (per-detector figures etc.)
         self._failing = False
 
     def _sample(self) -> dict | None:
         try:
-            with urllib.request.urlopen(
-                self.url, timeout=self.timeout_s, context=self._ssl_context
-            ) as response:
-                body = json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            return self._unreachable(f"answered HTTP {exc.code}")
-        except (OSError, ValueError) as exc:  # URLError, timeouts, resets, bad JSON
-            reason = getattr(exc, "reason", exc)
-            return self._unreachable(str(reason) or type(exc).__name__)
+            body = self._http.get_json(self.PATH)
+        except HttpStatusError as exc:
+            return self._unreachable(f"answered HTTP {exc.status}")
+        except (HttpError, ValueError) as exc:  # no answer, or not JSON
+            return self._unreachable(str(exc).split(": ", 1)[-1])
         if self._failing:
             self._failing = False
             self._note(f"{self.url} answers again")
@@ -326,6 +318,9 @@ class EndpointSampler(Sampler):
             return None
         self.last_raw = body
         return parse_resources(body, source=self.source, host=self.host)
+
+    def close(self) -> None:
+        self._http.close()
 
     def _unreachable(self, reason: str) -> None:
         if not self._failing:

@@ -12,20 +12,17 @@ here goes through `redact()`.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import ssl
-import time
 import types
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from edgeload.errors import RunError, UsageError
+from edgeload.http import HttpClient, HttpStatusError, TransportError
 
 ENDPOINT_VARIABLE = "GROUNDLIGHT_ENDPOINT"
 TOKEN_VARIABLE = "GROUNDLIGHT_API_TOKEN"
@@ -76,6 +73,7 @@ class Target:
     time_scale: float = 1.0  # simulator time scale (simulated only)
     verify_tls: bool = True  # False with DISABLE_TLS_VERIFY=1
     ca_bundle: str | None = None  # CA file to verify an https endpoint's certificate
+    _http: HttpClient | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def root_url(self) -> str:
@@ -112,20 +110,26 @@ class Target:
             return context
         return ssl.create_default_context(cafile=self.ca_bundle)
 
+    @property
+    def http(self) -> HttpClient:
+        """The one HTTP client for this box's own pages (status, health), made on first use.
+        The status pages need no token, so it is not sent: fewer places it travels."""
+        if self._http is None:
+            self._http = HttpClient.for_target(self, timeout_s=5.0)
+        return self._http
+
     def get_json(self, path: str, *, timeout_s: float = 5.0) -> Any:
-        """GET root_url + path and parse JSON. Raises OSError/ValueError (callers decide)."""
-        # The status pages need no token, so it is not sent: fewer places it travels.
-        request = urllib.request.Request(
-            self.root_url + path, headers={"Accept": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=timeout_s, context=self.ssl_context()) as r:
-            return json.loads(r.read())
+        """GET root_url + path and parse JSON. Raises HttpError/ValueError (callers decide)."""
+        return self.http.get_json(path, timeout_s=timeout_s)
 
     def close(self) -> None:
-        """Stop the embedded simulator, if any (idempotent)."""
+        """Stop the embedded simulator, if any, and close connections (idempotent)."""
         sim, self.sim = self.sim, None
         if sim is not None:
             sim.stop()
+        client, self._http = self._http, None
+        if client is not None:
+            client.close()
 
     def __enter__(self) -> Target:
         return self
@@ -147,7 +151,7 @@ def resolve_target(
 ) -> Target:
     """The endpoint to measure: GROUNDLIGHT_ENDPOINT if set (validated), else an embedded
     simulator started now. `check_reachable=False` skips the reachability probe (for scenarios
-    that wait for an endpoint to come up; see `wait_for_endpoint`), except that a certificate
+    that wait for an endpoint to come up), except that a certificate
     that cannot be verified is refused at once. `sim_tls`: the embedded simulator serves HTTPS
     with a self-signed certificate, which the target verifies (DISABLE_TLS_VERIFY=1 applies)."""
     env = os.environ if environ is None else environ
@@ -291,70 +295,38 @@ def probe(target: Target, *, timeout_s: float = 5.0, tls_fatal: bool = False) ->
     does not fix it)."""
     last: str | None = None
     for path in _HEALTH_PATHS:
-        url = target.root_url + path
         try:
-            request = urllib.request.Request(url)
-            with urllib.request.urlopen(request, timeout=timeout_s, context=target.ssl_context()):
-                return None
-        except urllib.error.HTTPError as exc:
-            last = f"the edge endpoint at {target.url} answered {exc.code} to GET {path}"
-            exc.close()
-            if exc.code == 404:
+            target.http.request("GET", path, timeout_s=timeout_s)
+            return None
+        except HttpStatusError as exc:
+            last = f"the edge endpoint at {target.url} answered {exc.status} to GET {path}"
+            if exc.status == 404:
                 continue  # older endpoints: try the next route
             break
-        except urllib.error.URLError as exc:
-            problem = redact(_network_problem(target, exc.reason), target.token)
-            if tls_fatal and isinstance(exc.reason, ssl.SSLCertVerificationError):
-                raise UsageError(problem) from None
-            return problem
-        except (OSError, ValueError) as exc:
+        except TransportError as exc:
             problem = redact(_network_problem(target, exc), target.token)
-            if tls_fatal and isinstance(exc, ssl.SSLCertVerificationError):
+            if tls_fatal and exc.category == "tls" and "certificate" in str(exc).lower():
                 raise UsageError(problem) from None
             return problem
     return redact(f"{last}: is {ENDPOINT_VARIABLE} an edge endpoint?", target.token)
 
 
-def _network_problem(target: Target, reason: object) -> str:
-    if isinstance(reason, ssl.SSLCertVerificationError):
+def _network_problem(target: Target, exc: TransportError) -> str:
+    reason = str(exc).split(": ", 1)[-1]
+    if exc.category == "tls" and "certificate" in reason.lower():
         return (
-            f"cannot verify the TLS certificate of {target.url} ({reason.verify_message}): "
+            f"cannot verify the TLS certificate of {target.url} ({reason}): "
             f"pass --ca-bundle PATH with its CA, or set {DISABLE_TLS_VARIABLE}=1 for a "
             "self-signed certificate"
         )
-    if isinstance(reason, ssl.SSLError):
+    if exc.category == "tls":
         return f"TLS failed with {target.url} ({reason}): check http:// vs https:// and the port"
-    if isinstance(reason, TimeoutError | OSError) and "timed out" in str(reason):
+    if exc.category == "timeout":
         return f"the edge endpoint at {target.url} did not answer in time: is it up and reachable?"
     return (
         f"cannot reach the edge endpoint at {target.url} ({reason}): check "
         f"{ENDPOINT_VARIABLE} and that the endpoint is running"
     )
-
-
-def wait_for_endpoint(
-    target: Target,
-    *,
-    timeout_s: float,
-    progress: Callable[[str], None] = print,
-    interval_s: float = 5.0,
-) -> float:
-    """Poll until the endpoint answers (printing one line per failed attempt); returns the
-    wall-clock time it first answered. RunError after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    attempt = 0
-    while True:
-        attempt += 1
-        problem = probe(target, timeout_s=min(5.0, max(0.5, interval_s)))
-        if problem is None:
-            return time.time()
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise RunError(
-                f"the edge endpoint at {target.url} did not come up within {timeout_s:g} s"
-            )
-        progress(f"waiting for the edge endpoint (attempt {attempt}): {problem}")
-        time.sleep(min(interval_s, remaining))
 
 
 # --------------------------------------------------------------------------------------------

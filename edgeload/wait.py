@@ -60,10 +60,12 @@ class Wait:
         progress: Progress,
         max_pause_s: float = 5.0,
         first_pause_s: float = FIRST_PAUSE_S,
+        growth: float = GROWTH,
         progress_every_s: float = 10.0,
         clock: Clock = WALL_CLOCK,
     ) -> None:
         self.clock = clock
+        self.growth = growth
         now = clock.now()
         self.timeout_s = timeout_s
         self.deadline = now + timeout_s
@@ -87,7 +89,7 @@ class Wait:
 
     def pause_s(self) -> float:
         waited = self.clock.now() - self.started
-        return min(self.max_pause_s, max(self.first_pause_s, waited * GROWTH))
+        return min(self.max_pause_s, max(self.first_pause_s, waited * self.growth))
 
     def pause(
         self,

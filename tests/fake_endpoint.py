@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import ssl
 import subprocess
 import threading
@@ -39,10 +40,15 @@ class FakeEndpoint:
         self.routes = dict(routes)
         self.hits: Counter[str] = Counter()
         self.headers: list[dict[str, str]] = []
+        self._connections: list = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                fake._connections.append(self.request)
 
             def _answer(self) -> None:
                 path = self.path.split("?", 1)[0]
@@ -83,8 +89,14 @@ class FakeEndpoint:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Gone as a dead server is: kept-alive connections are closed too."""
         self.server.shutdown()
         self.server.server_close()
+        for connection in self._connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def make_self_signed_cert(directory: Path) -> Path | None:

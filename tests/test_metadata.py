@@ -14,9 +14,9 @@ from edgeload.metadata import (
     collect_generator_host,
     collect_git_commit,
     collect_metadata,
-    collect_timestamp,
     collect_versions,
 )
+from edgeload.runlog import utc_now_iso
 from edgeload.sim import SimulatedEndpoint
 from edgeload.target import Target
 
@@ -60,7 +60,7 @@ def test_versions_and_host():
     assert host["hostname"] == socket.gethostname()
     assert host["cpu_count"] >= 1 and host["ram_total_bytes"] > 0
     assert isinstance(host["gpus"], list)
-    assert collect_timestamp().endswith("Z")
+    assert utc_now_iso().endswith("Z")
 
 
 def test_git_commit_of_the_checkout_or_none_outside_git(tmp_path):

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from edgeload import provisioning
+from edgeload import wait as wait_module
 from edgeload.errors import RunError, UsageError
 from edgeload.provisioning import (
     MIN_LABELS,
@@ -298,10 +299,10 @@ def test_priming_stops_at_the_deadline_and_at_the_first_error():
 
 def test_waits_poll_fast_first_then_back_off_to_the_poll_period(monkeypatch):
     now = [100.0]
-    monkeypatch.setattr(provisioning.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(wait_module.time, "monotonic", lambda: now[0])
 
     def new_wait(poll_s):
-        return provisioning._Wait(600, poll_s, 5.0, progress=lambda line: None)
+        return provisioning._wait(600, poll_s, 5.0, progress=lambda line: None)
 
     backoff = new_wait(2.0)
     pauses = []

@@ -15,7 +15,6 @@ from edgeload.target import (
     redact,
     resolve_target,
     validate_endpoint_url,
-    wait_for_endpoint,
 )
 
 CANARY = "api_CANARYcanary0123456789_secretTOKENvalue"
@@ -138,17 +137,6 @@ def test_a_server_that_is_not_an_edge_endpoint_is_refused():
     with FakeEndpoint({}) as fake:
         message = usage_error(environ=env(fake.url))
         assert "answered 404" in message and fake.url in message
-
-
-def test_wait_for_endpoint_reports_each_failed_attempt_then_gives_up():
-    target = Target(kind="real", url=f"http://127.0.0.1:{free_port()}", token=CANARY)
-    lines: list[str] = []
-    with pytest.raises(Exception, match="did not come up within 0.3 s"):
-        wait_for_endpoint(target, timeout_s=0.3, progress=lines.append, interval_s=0.1)
-    assert lines and all("waiting for the edge endpoint" in line for line in lines)
-    with FakeEndpoint(SDK_ROUTES) as fake:
-        target.url = fake.url
-        assert wait_for_endpoint(target, timeout_s=5, progress=lines.append) > 0
 
 
 def test_redact_hides_the_token_and_the_prefix_the_sdk_quotes():

@@ -4,7 +4,7 @@ Nothing here reads files or the network: `analyze(log)` turns the `LogData` of a
 log into the reporter's `ScenarioAnalysis` (outputs, checks, warnings), with an `Analysis` as
 what the plots draw.
 
-Definitions (the seed's):
+Definitions (as the upstream load-testing scripts define them):
 - a step's achieved rate is the number of requests started in the step divided by its
   duration (from its step record to the next step's, or to the end of the run);
 - a step is steady when it achieved at least 95% of its expected rate and at least 99% of its
@@ -117,16 +117,11 @@ class Analysis:
     series: Series
     utilization_series: list[UtilizationSeries] = field(default_factory=list)
 
-    @property
-    def maximum_steady_step(self) -> dict | None:
-        index = self.summary.get("maximum_steady_ramp")
-        return next((s for s in self.steps if s["step"] == index), None)
-
 
 def is_steady(
     requests: int, successes: int, achieved_rps: float | None, expected_rps: float | None
 ) -> bool | None:
-    """The seed's steadiness rule; None when the expected rate is unknown."""
+    """The upstream scripts' steadiness rule; None when the expected rate is unknown."""
     if expected_rps is None:
         return None
     if requests == 0 or achieved_rps is None:

@@ -117,10 +117,6 @@ class Inputs:
     arrival_rate: float | None = None  # open model: total requests/s at max_clients
     max_in_flight: int | None = None  # open model: in-flight limit at max_clients
 
-    @property
-    def open_model(self) -> bool:
-        return self.arrival_rate is not None
-
     def client_rate(self) -> float:
         """Requests/s of one client (user): paced, or its share of the arrival rate."""
         if self.arrival_rate is not None:
