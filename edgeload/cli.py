@@ -82,7 +82,17 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(line_buffering=True)
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in argv:  # what follows `--` belongs to the tool underneath (Locust)
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
+    if passthrough:
+        module = importlib.import_module(SUBCOMMANDS[args.command])
+        if not getattr(module, "ACCEPTS_LOCUST_ARGS", False):
+            parser.exit(2, f"edgeload {args.command}: error: it takes no arguments after `--`\n")
+        args.locust_args = passthrough
     try:
         code = args._run(args)
     except EdgeloadError as exc:

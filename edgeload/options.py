@@ -327,6 +327,14 @@ SIM_TIME_SCALE = Option(
     maximum=10_000,
     aliases=("--time-scale",),
 )
+FAIL_IF = Option(
+    "--fail-if",
+    TEXT,
+    None,
+    "gates on this run's figures, comma-separated METRIC<OP>NUMBER clauses; the run fails "
+    "(exit 1) when one holds, e.g. 'latency_p95_ms>150,success_rate<0.99'",
+    metavar="GATES",
+)
 OUTPUT_DIR = Option(
     "--output-dir",
     TEXT,

@@ -31,7 +31,7 @@ from typing import Any
 from edgeload import images as images_module
 from edgeload.errors import RunError, UsageError
 from edgeload.target import Target, one_line, redact
-from edgeload.wait import Progress, Wait
+from edgeload.wait import Progress, Wait, retry
 
 MODES = ("BINARY", "COUNT")
 # The questions the synthetic images of edgeload.images answer.
@@ -76,7 +76,11 @@ class ProvisionedDetector:
     name: str
     query: str
     mode: str
-    pipeline_config: str | None  # what the edge runs (or the cloud's current one if unknown)
+    pipeline_config: str | None  # see pipeline_config_source
+    # where pipeline_config came from: "edge" (the edge's status page says it runs it),
+    # "cloud" (the cloud's current config; the edge does not publish its own), "unknown"
+    pipeline_config_source: str = "unknown"
+    pipeline_config_confirmed: bool = False  # the edge itself said it runs this config
     edge_config_name: str | None = None  # the edge inference config applied, if any
     image_size: tuple[int, int] | None = None
     labels: int | None = None
@@ -90,6 +94,8 @@ class ProvisionedDetector:
             "query": self.query,
             "mode": self.mode,
             "pipeline_config": self.pipeline_config,
+            "pipeline_config_source": self.pipeline_config_source,
+            "pipeline_config_confirmed": self.pipeline_config_confirmed,
             "edge_config_name": self.edge_config_name,
             "image_size": list(self.image_size) if self.image_size else None,
             "labels": self.labels,
@@ -200,26 +206,57 @@ def provision_detectors(
         labels: dict[str, int] = {}
         accuracy: dict[str, float | None] = {}
         _train(gl, detectors, images, timeout_s, labels, accuracy, **waiter)
-        configs: dict[str, str | None] = {d.id: None for d in detectors}
+        configs: dict[str, PipelineConfig] = {}
         if wait_for_edge:
             configs = _wait_for_edge(gl, detectors, images, timeout_s, target=target, **waiter)
     except (UsageError, RunError) as exc:
         raise type(exc)(redact(str(exc), token)) from None
     except Exception as exc:  # SDK and network errors: one line, never the token
-        raise RunError(redact(f"provisioning failed: {type(exc).__name__}: {exc}", token)) from None
+        raise RunError(redact(f"provisioning failed: {_short_error(exc)}", token)) from None
+    unknown = PipelineConfig(None, "unknown", False)
     return [
         ProvisionedDetector(
             id=d.id,
             name=d.name,
             query=d.query,
             mode=mode,
-            pipeline_config=configs.get(d.id),
+            pipeline_config=configs.get(d.id, unknown).config,
+            pipeline_config_source=configs.get(d.id, unknown).source,
+            pipeline_config_confirmed=configs.get(d.id, unknown).confirmed,
             image_size=size,
             labels=labels.get(d.id),
             projected_accuracy=accuracy.get(d.id),
         )
         for d in detectors
     ]
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The pipeline config recorded for a detector, and where it came from."""
+
+    config: str | None
+    source: str  # "edge" | "cloud" | "unknown"
+    confirmed: bool  # the edge itself said it runs this config
+
+    def describe(self) -> str:
+        if self.confirmed:
+            return "pipeline config confirmed by the edge"
+        if self.source == "cloud":
+            return (
+                "pipeline config not confirmed: the edge does not publish it; the cloud's "
+                "current one is recorded"
+            )
+        return "pipeline config unknown: neither the edge nor the cloud said"
+
+
+# A transient failure of one SDK call (a 5xx or a dropped connection while the endpoint or its
+# cloud is busy) is retried with backoff this long before provisioning gives up.
+SDK_RETRY_S = 120.0
+
+
+def _patiently(call: Callable[[], Any], what: str, progress: Progress) -> Any:
+    return retry(call, what=what, timeout_s=SDK_RETRY_S, progress=progress, describe=_short_error)
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,7 +276,7 @@ def _get_or_create(
 
     if detector_id:
         try:
-            detector = gl.get_detector(detector_id)
+            detector = _patiently(lambda: gl.get_detector(detector_id), "GET detector", progress)
         except NotFoundError:
             raise UsageError(f"detector {detector_id} does not exist for this API token") from None
         detector_mode = str(getattr(detector, "mode", mode)).split(".")[-1].upper()
@@ -251,7 +288,9 @@ def _get_or_create(
         progress(f"using detector {detector.id} ({detector.name})")
         return detector
     try:
-        detector = gl.get_detector_by_name(name)
+        detector = _patiently(
+            lambda: gl.get_detector_by_name(name), "GET detector by name", progress
+        )
     except NotFoundError:
         detector = None
     if detector is not None:
@@ -263,11 +302,17 @@ def _get_or_create(
         progress(f"using detector {detector.id} ({name})")
         return detector
     if mode == "COUNT":
-        detector = gl.create_counting_detector(
-            name, QUERIES[mode], COUNT_CLASS_NAME, max_count=COUNT_MAX_COUNT
+        detector = _patiently(
+            lambda: gl.create_counting_detector(
+                name, QUERIES[mode], COUNT_CLASS_NAME, max_count=COUNT_MAX_COUNT
+            ),
+            "POST detector",
+            progress,
         )
     else:
-        detector = gl.create_detector(name, QUERIES[mode])
+        detector = _patiently(
+            lambda: gl.create_detector(name, QUERIES[mode]), "POST detector", progress
+        )
     progress(f"created detector {detector.id} ({name})")
     return detector
 
@@ -396,7 +441,9 @@ def _train(
     wait = _wait(timeout_s, poll_s, progress_every_s, progress)
     while True:
         for det_id in sorted(pending):
-            have, acc, stamp = evaluation_of(gl, det_id)
+            have, acc, stamp = _patiently(
+                lambda d=det_id: evaluation_of(gl, d), "GET detector evaluation", progress
+            )
             labels[det_id], accuracy[det_id] = have, acc
             if is_trained_enough(have, acc):
                 pending.discard(det_id)
@@ -466,7 +513,7 @@ def _wait_for_edge(
     poll_s: float,
     progress_every_s: float,
     progress: Progress,
-) -> dict[str, str | None]:
+) -> dict[str, PipelineConfig]:
     """Submit image queries until each detector gets an edge answer and the edge runs the
     cloud's current pipeline config (when both are known). Returns detector id -> config.
 
@@ -476,7 +523,7 @@ def _wait_for_edge(
     status = target if target is not None else status_target_of(gl)
     pending = {d.id for d in detectors}
     state: dict[str, str] = {}  # what each detector waits for, for the progress line
-    configs: dict[str, str | None] = {}
+    configs: dict[str, PipelineConfig] = {}
     wait = _wait(timeout_s, poll_s, progress_every_s, progress)
     asked_at: dict[str, float] = {}
     attempt = 0
@@ -517,8 +564,8 @@ def _wait_for_edge(
             if on_edge is not None and wanted is not None and on_edge != wanted:
                 state[det_id] = "edge answers, but runs an older pipeline config (updating)"
                 continue
-            configs[det_id] = on_edge if on_edge is not None else wanted
-            progress(f"detector {det_id}: the edge answers it")
+            configs[det_id] = _provenance(on_edge, wanted)
+            progress(f"detector {det_id}: the edge answers it ({configs[det_id].describe()})")
         pending -= set(configs)
         if not pending:
             return configs
@@ -543,6 +590,14 @@ def answered_from_edge(image_query: Any) -> bool:
         return True
     metadata = getattr(image_query, "metadata", None) or {}
     return bool(isinstance(metadata, dict) and metadata.get("is_from_edge"))
+
+
+def _provenance(on_edge: str | None, from_cloud: str | None) -> PipelineConfig:
+    if on_edge is not None:
+        return PipelineConfig(on_edge, "edge", True)
+    if from_cloud is not None:
+        return PipelineConfig(from_cloud, "cloud", False)
+    return PipelineConfig(None, "unknown", False)
 
 
 def _short_error(exc: Exception) -> str:

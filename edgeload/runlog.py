@@ -115,6 +115,9 @@ ERROR_CATEGORIES = {
 # Failures that never reached the endpoint: they count as requests and failures, but carry no
 # latency, so latency percentiles leave them out.
 NOT_SENT_CATEGORIES = frozenset({"dropped"})
+# Failures that got no HTTP answer at all: when every request fails so for a while, the
+# endpoint has stopped answering.
+UNANSWERED_CATEGORIES = frozenset({"connection", "timeout"})
 
 
 # The run statuses an `end` record carries (edgeload.verdict defines them).
@@ -182,8 +185,14 @@ def end(
     }
 
 
-def event(name: str, detail: str = "", *, t: float | None = None) -> dict:
-    return {"type": EVENT, "t": time.time() if t is None else t, "name": name, "detail": detail}
+def event(name: str, detail: str = "", *, t: float | None = None, **fields: Any) -> dict:
+    return {
+        "type": EVENT,
+        "t": time.time() if t is None else t,
+        "name": name,
+        "detail": detail,
+        **fields,
+    }
 
 
 def sample(kind: str, *, t: float | None = None, **fields: Any) -> dict:

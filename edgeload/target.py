@@ -93,7 +93,12 @@ class Target:
 
     def as_record(self) -> dict:
         """The `target` entry of a log header or result file (no secrets)."""
-        record: dict[str, Any] = {"kind": self.kind, "url": self.url}
+        record: dict[str, Any] = {
+            "kind": self.kind,
+            "url": self.url,
+            # only an endpoint edgeload started itself is taken for its simulator
+            "started_by_edgeload": self.kind == KIND_SIMULATED,
+        }
         if self.kind == KIND_SIMULATED:
             record["profile"] = self.profile
             record["time_scale"] = self.time_scale

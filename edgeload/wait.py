@@ -17,9 +17,12 @@ which runs in simulated seconds under a simulator's time scale).
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from typing import Protocol, TypeVar
+
+import urllib3
 
 from edgeload.errors import RunError, UsageError
 from edgeload.http import HttpStatusError, TransportError
@@ -118,7 +121,10 @@ def is_transient(exc: BaseException) -> bool:
     status = getattr(exc, "status", None)  # SDK and kubernetes client errors carry one
     if isinstance(status, int):
         return status in TRANSIENT_STATUSES
-    return isinstance(exc, ConnectionError | TimeoutError)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return False
+    # refused / reset / timed out, as the SDK's urllib3 and requests transports raise them
+    return isinstance(exc, OSError | urllib3.exceptions.HTTPError)
 
 
 def retry(

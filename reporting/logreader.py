@@ -54,7 +54,9 @@ def _hist_bins(latency_ms: np.ndarray) -> np.ndarray:
 
 
 class StepData:
-    """What one ramp step's requests add up to."""
+    """What one step's requests add up to, with every request's columns kept (float64 start
+    time, float32 latencies, bool flags: ~18 bytes a request) so that the analysis can measure
+    any window of the step exactly."""
 
     def __init__(self, step: int) -> None:
         self.step = step
@@ -67,6 +69,9 @@ class StepData:
         self.max_clients = 0
         self.dropped = 0  # failures never sent (runlog.NOT_SENT_CATEGORIES): no latency
         self.has_intended = False
+        self._t: list[np.ndarray] = []
+        self._ok: list[np.ndarray] = []
+        self._sent: list[np.ndarray] = []
         self._latency: list[np.ndarray] = []
         self._corrected: list[np.ndarray] = []
 
@@ -80,38 +85,56 @@ class StepData:
         self.last_t = max(self.last_t, float(t.max()))
         self.last_done_t = max(self.last_done_t, float((t + latency_ms * 1e-3).max()))
         self.max_clients = max(self.max_clients, max_clients)
-        if sent is not None:
-            self.dropped += n - int(np.count_nonzero(sent))
-            latency_ms = latency_ms[sent]
-            corrected_ms = None if corrected_ms is None else corrected_ms[sent]
+        sent = np.ones(n, dtype=bool) if sent is None else sent
+        self.dropped += n - int(np.count_nonzero(sent))
         plain = latency_ms.astype(np.float32)
         if corrected_ms is not None and not self.has_intended:
             # Earlier requests of the step were not paced: their plain latency is their
             # corrected latency too (the arrays are shared, not copied).
             self.has_intended = True
             self._corrected = list(self._latency)
+        self._t.append(np.asarray(t, dtype=np.float64))
+        self._ok.append(np.asarray(ok, dtype=bool))
+        self._sent.append(sent)
         self._latency.append(plain)
         if self.has_intended:
             self._corrected.append(
                 plain if corrected_ms is None else corrected_ms.astype(np.float32)
             )
 
+    def times(self) -> np.ndarray:
+        """Start time of every request of the step (UNIX s)."""
+        return _merged(self._t, np.float64)
+
+    def ok(self) -> np.ndarray:
+        return _merged(self._ok, bool)
+
+    def sent(self) -> np.ndarray:
+        """Whether each request reached the endpoint (False: an open-model drop)."""
+        return _merged(self._sent, bool)
+
     def latencies_ms(self) -> np.ndarray:
-        """All latencies of the step (float32), from the actual send."""
-        return _merged(self._latency)
+        """Latencies of the step's sent requests (float32), from the actual send."""
+        return _merged(self._latency)[self.sent()]
 
     def corrected_latencies_ms(self) -> np.ndarray | None:
-        """Latencies from the intended send time, or None when no request carried one.
+        """Latencies from the intended send time of the sent requests, or None when no request
+        carried one. Requests without an intended time (not paced) count with their plain
+        latency."""
+        return _merged(self._corrected)[self.sent()] if self.has_intended else None
 
-        Requests without an intended time (not paced) count with their plain latency.
-        """
+    def all_latencies_ms(self) -> np.ndarray:
+        """The latency column aligned with `times()` (meaningless where not `sent()`)."""
+        return _merged(self._latency)
+
+    def all_corrected_latencies_ms(self) -> np.ndarray | None:
         return _merged(self._corrected) if self.has_intended else None
 
 
-def _merged(chunks: list[np.ndarray]) -> np.ndarray:
+def _merged(chunks: list[np.ndarray], dtype: type = np.float32) -> np.ndarray:
     """The chunks as one array; the list is replaced by it so that only one copy stays."""
     if not chunks:
-        return np.empty(0, dtype=np.float32)
+        return np.empty(0, dtype=dtype)
     if len(chunks) > 1:
         chunks[:] = [np.concatenate(chunks)]
     return chunks[0]
@@ -124,6 +147,7 @@ class SecondSeries:
         self.base: int | None = None  # UNIX second of row 0
         self.requests = np.zeros(0, dtype=np.int64)
         self.errors = np.zeros(0, dtype=np.int64)
+        self.unanswered = np.zeros(0, dtype=np.int64)  # failures with no HTTP answer at all
         self.hist = np.zeros((0, HIST_BINS), dtype=np.uint32)
         self.corrected_hist: np.ndarray | None = None
 
@@ -156,14 +180,15 @@ class SecondSeries:
 
         self.requests = grown(self.requests)
         self.errors = grown(self.errors)
+        self.unanswered = grown(self.unanswered)
         self.hist = grown(self.hist)
         if self.corrected_hist is not None:
             self.corrected_hist = grown(self.corrected_hist)
         self.base = new_base
 
-    def add(self, t, latency_ms, corrected_ms, ok, sent=None) -> None:
+    def add(self, t, latency_ms, corrected_ms, ok, sent=None, unanswered=None) -> None:
         """Count the requests per second; only those `sent` (mask, None: all) have a latency
-        for the histograms."""
+        for the histograms; `unanswered` (mask) marks failures that got no HTTP answer."""
         sec = np.floor(t).astype(np.int64)
         lo, hi = int(sec.min()), int(sec.max())
         self._ensure(lo, hi)
@@ -174,6 +199,8 @@ class SecondSeries:
         failed = ~ok
         if failed.any():
             self.errors[rows] += np.bincount(rel[failed], minlength=width)
+        if unanswered is not None and unanswered.any():
+            self.unanswered[rows] += np.bincount(rel[unanswered], minlength=width)
         if corrected_ms is not None and self.corrected_hist is None:
             # The first paced request: until now corrected and plain latency were the same.
             self.corrected_hist = self.hist.copy()
@@ -391,6 +418,7 @@ class _RecordReader:
                 corrected = latency + delay_ms
 
         sent = None  # all sent, unless some failures never were (open-model drops)
+        unanswered = None  # failures with no HTTP answer (the endpoint did not answer)
         failed = np.flatnonzero(~ok)
         if len(failed) and errors is not None:
             not_sent = [
@@ -398,10 +426,13 @@ class _RecordReader:
                 for i in failed.tolist()
                 if isinstance(errors[i], str) and errors[i] in runlog.NOT_SENT_CATEGORIES
             ]
-
             if not_sent:
                 sent = np.ones(n, dtype=bool)
                 sent[not_sent] = False
+            silent = [i for i in failed.tolist() if errors[i] in runlog.UNANSWERED_CATEGORIES]
+            if silent:
+                unanswered = np.zeros(n, dtype=bool)
+                unanswered[silent] = True
 
         run = self.run
         if run.requests is not None:
@@ -409,7 +440,7 @@ class _RecordReader:
         run.request_count += n
         run.first_t = min(run.first_t, float(t.min()))
         run.last_t = max(run.last_t, float((t + latency * 1e-3).max()))
-        run.seconds.add(t, latency, corrected, ok, sent)
+        run.seconds.add(t, latency, corrected, ok, sent, unanswered)
 
         if steps is None:
             groups = [(step_list[0], None)]

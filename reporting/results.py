@@ -36,6 +36,7 @@ from typing import Any
 
 from edgeload import verdict
 from edgeload.errors import ResultsError
+from edgeload.reporting.gates import gate_checks
 from edgeload.reporting.logreader import LogData
 from edgeload.reporting.metrics import Metric
 from edgeload.verdict import Check
@@ -100,7 +101,11 @@ def build_results(
     status, reason, signal = run_status(log)
     if analysis.status is not None:
         status, reason = analysis.status, analysis.status_reason or reason
-    decided = verdict.decide(status, analysis.checks, signal_name=signal, output_error=output_error)
+    scenario_name = header.get("scenario")
+    inputs = scrub(header.get("inputs") or {})
+    gates = gate_checks({"scenario": scenario_name, "inputs": inputs, "outputs": analysis.outputs})
+    checks = [*analysis.checks, *gates]
+    decided = verdict.decide(status, checks, signal_name=signal, output_error=output_error)
     generated = (generated_at or datetime.now(UTC)).isoformat(timespec="seconds")
     metadata = dict(scrub(header.get("metadata") or {}))
     metadata.update(
@@ -119,7 +124,7 @@ def build_results(
     )
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
-        "scenario": header.get("scenario"),
+        "scenario": scenario_name,
         "run_id": header.get("run_id"),
         "status": status,
         "status_reason": reason,
@@ -127,14 +132,28 @@ def build_results(
         "verdict_reason": decided.reason,
         "exit_code": decided.exit_code,
         "target": scrub(header.get("target") or {}),
-        "inputs": scrub(header.get("inputs") or {}),
+        "inputs": inputs,
         "metadata": metadata,
         "outputs": analysis.outputs,
-        "checks": [c.as_record() for c in analysis.checks],
-        "warnings": analysis.warnings,
+        "checks": [c.as_record() for c in checks],
+        "warnings": [*analysis.warnings, *_metadata_warnings(metadata)],
         "metrics": {m.name: m.as_record() for m in analysis.metrics},
         "definitions": analysis.definitions,
     }
+
+
+def _metadata_warnings(metadata: dict) -> list[dict[str, str]]:
+    """What the run could not record about the endpoint, said where a reader looks."""
+    images = metadata.get("endpoint_images")
+    if not images or not any(images.values() if isinstance(images, dict) else [images]):
+        return [
+            warning(
+                "endpoint_images_unknown",
+                "the endpoint's container images are unknown (its /status/metrics.json did "
+                "not list them): this run cannot be tied to an edge-endpoint release",
+            )
+        ]
+    return []
 
 
 def scrub(value: Any) -> Any:

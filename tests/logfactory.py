@@ -39,7 +39,10 @@ class LogFactory:
                 "scenario": scenario,
                 "created_at": created_at,
                 "target": target or {"kind": "simulated", "url": "http://127.0.0.1:1"},
-                "inputs": inputs if inputs is not None else {"detector_mode": "BINARY"},
+                # no settle time unless a test asks for one: the step windows the tests build
+                # are then measured whole
+                "inputs": {"step_settle_seconds": 0}
+                | (inputs if inputs is not None else {"detector_mode": "BINARY"}),
                 "metadata": metadata if metadata is not None else {},
             }
         )

@@ -6,6 +6,7 @@ import json
 import re
 import threading
 import time
+import types
 
 import pytest
 
@@ -315,3 +316,42 @@ def test_waits_poll_fast_first_then_back_off_to_the_poll_period(monkeypatch):
     backoff.restart_backoff()
     assert backoff.pause_s() == provisioning.FIRST_POLL_S
     assert new_wait(0.05).pause_s() == 0.05  # never slower than poll_s
+
+
+class _ServiceError(Exception):
+    """Like the SDK's API errors: a status, and a body several kB long."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(
+            f"({status})\nReason: Service Unavailable\nHTTP response headers: " + "x" * 5000
+        )
+        self.status = status
+
+
+class FlakyCloud:
+    def __init__(self, failures: int, status: int = 503) -> None:
+        self.failures, self.status, self.calls = failures, status, 0
+
+    def get_detector_by_name(self, name):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise _ServiceError(self.status)
+        return types.SimpleNamespace(id="det_1", name=name, query=provisioning.QUERIES["BINARY"])
+
+
+def test_a_transient_5xx_during_provisioning_is_retried_with_progress_lines():
+    cloud, lines = FlakyCloud(failures=2), []
+    detector = provisioning._get_or_create(
+        cloud, mode="BINARY", size=(640, 480), detector_id=None, name="n", progress=lines.append
+    )
+    assert detector.id == "det_1" and cloud.calls == 3
+    retries = [line for line in lines if "retrying" in line]
+    assert len(retries) == 2 and all("GET detector by name failed (HTTP 503)" in r for r in retries)
+
+
+def test_a_lasting_provisioning_error_is_one_short_line():
+    cloud = FlakyCloud(failures=99, status=401)  # not transient: no retry
+    with pytest.raises(RunError) as info:
+        provision_detectors(cloud, 1, mode="BINARY", timeout_s=5, progress=lambda line: None)
+    message = str(info.value)
+    assert message == "provisioning failed: HTTP 401" and cloud.calls == 1

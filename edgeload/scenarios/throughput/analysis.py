@@ -1,22 +1,28 @@
-"""Pure analysis of a read log: per-step table, headline numbers, utilization, warnings, series.
+"""Pure analysis of a throughput log: per-step table, headline figures, utilization, checks,
+warnings and the series the plots draw.
 
 Nothing here reads files or the network: `analyze(log)` turns the `LogData` of a throughput
 log into the reporter's `ScenarioAnalysis` (outputs, checks, warnings), with an `Analysis` as
-what the plots draw.
+what the plots draw. The per-step measurement is `steps.py`, the time series `series.py`.
 
-Definitions (as the upstream load-testing scripts define them):
-- a step's achieved rate is the number of requests started in the step divided by its
-  duration (from its step record to the next step's, or to the end of the run);
+Definitions (as the upstream load-testing scripts define them, sharpened):
+- a step is measured from when all its clients run plus a settle time, to its end (steps.py);
+  its achieved rate is the requests sent in that window divided by the window;
 - a step is steady when it achieved at least 95% of its expected rate and at least 99% of its
-  requests succeeded; a step without a known expected rate is neither (steady: null);
-- the maximum steady step is the steady step with the highest achieved rate;
+  requests succeeded (and, with --latency-slo, met the SLO); without a known expected rate
+  it is neither (steady: null);
+- the maximum steady step is the steady step with the highest achieved rate; the headline
+  latencies are its latencies, or those of the highest-throughput step when no step was
+  steady (said so in `latency_basis` and a warning);
 - latency is measured from the actual send to the answer; corrected latency from the intended
   send time of a paced request (coordinated omission: a client stuck on a slow answer sends
   late, and latency from the late send hides the stall). Percentiles are numpy's linear
-  interpolation over the raw per-request values.
+  interpolation over the raw per-request values;
 - an open-model arrival that found no free in-flight slot (error category `dropped`) is a
   request and a failure, but was never sent: it has no latency (left out of the percentiles)
-  and is not part of the achieved rate (requests sent / duration).
+  and is not part of the achieved rate;
+- the endpoint stopped answering when, for at least `endpoint_down_seconds`, every request
+  started failed without an HTTP answer (connection refused or reset, timeout).
 """
 
 from __future__ import annotations
@@ -28,35 +34,56 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgeload import verdict
-from edgeload.reporting.logreader import (
-    HIST_BINS,
-    HIST_RATIO,
-    LogData,
-    SecondSeries,
-    StepData,
-    hist_bin_edges_ms,
-)
+from edgeload.reporting.logreader import LogData, SecondSeries
 from edgeload.reporting.metrics import LATENCY_PERCENTILES
 from edgeload.reporting.results import ScenarioAnalysis, run_status, warning
 from edgeload.scenarios.throughput.metrics import ALIASES as ALIASES  # noqa: F401 - for gates
 from edgeload.scenarios.throughput.metrics import RUN_METRICS, UTILIZATION_FIELDS
+from edgeload.scenarios.throughput.series import (
+    SOURCES,
+    Series,
+    Utilization,
+    UtilizationSeries,
+    second_series,
+)
+from edgeload.scenarios.throughput.steps import (
+    DEFAULT_SETTLE_S,
+    STABILITY_P95_PCT,
+    STABILITY_RATE_PCT,
+    STEADY_RATE_PERCENT,
+    STEADY_SUCCESS_PERCENT,
+    latency_stats,
+    parse_slo,
+    step_row,
+    step_windows,
+)
 from edgeload.verdict import Check, check
 
-STEADY_RATE_PERCENT = 95  # achieved >= 95% of the expected request rate ...
-STEADY_SUCCESS_PERCENT = 99  # ... and >= 99% of requests succeeded
 GENERATOR_CPU_LIMIT_PCT = 90.0  # above this the numbers measure the load generator
 MIN_REQUESTS_FOR_PERCENTILES = 100  # fewer, and a step's p99 is one or two requests
-SOURCES = ("endpoint", "generator")
+DEFAULT_ENDPOINT_DOWN_S = 3.0
+KEEP_REQUESTS = False  # a million requests: the reader keeps compact per-step data only
 
 DEFINITIONS = {
-    "achieved_rps": "requests sent in the step divided by the step's duration",
+    "measured window": (
+        "a step is measured from when all its clients run (plus a settle time) to its end"
+    ),
+    "achieved_rps": "requests sent in the step's measured window divided by the window",
     "dropped": (
         "open-model arrivals that found every in-flight slot busy and were never sent: counted "
         "as requests and failures, left out of latency percentiles and of achieved_rps"
     ),
     "steady": (
         f"achieved_rps >= {STEADY_RATE_PERCENT}% of expected_rps and success_rate >= "
-        f"{STEADY_SUCCESS_PERCENT}%"
+        f"{STEADY_SUCCESS_PERCENT}% (and within the latency SLO when one is given)"
+    ),
+    "within_slo": (
+        f"the step's latency at the SLO's percentile is at most its limit and >= "
+        f"{STEADY_SUCCESS_PERCENT}% of its requests succeeded"
+    ),
+    "stable": (
+        f"the achieved rate of each third of the measured window is within "
+        f"{STABILITY_RATE_PCT:g}% of their mean, and its p95 within {STABILITY_P95_PCT:g}%"
     ),
     "latency": "from the actual send of the request to its answer (raw per-request values)",
     "corrected_latency": (
@@ -69,37 +96,17 @@ DEFINITIONS = {
         "flagged as unreliable"
     ),
     "maximum_steady_ramp": "0-based index of the steady step with the highest achieved_rps",
+    "endpoint down": (
+        "every request started for the given seconds failed with no HTTP answer "
+        "(connection refused or reset, timeout)"
+    ),
 }
-KEEP_REQUESTS = False  # a million requests: the reader keeps compact per-step data only
-
-# A relative slack so that a rate computed in floating point from exactly 95% passes.
-_RATE_EPSILON = 1e-9
-
-
-@dataclass
-class Series:
-    """Per-second series for the time plots (x = seconds since the run started)."""
-
-    elapsed_s: np.ndarray  # middle of each second
-    requests: np.ndarray  # requests started in that second (= requests/s)
-    errors: np.ndarray  # failed requests started in that second
-    latency_p50_ms: np.ndarray  # NaN where no request started
-    latency_p95_ms: np.ndarray
-    corrected_latency_p95_ms: np.ndarray | None  # None when no request was paced
-
-
-@dataclass
-class UtilizationSeries:
-    """The samples of one source and host, as arrays (NaN where a value was unknown)."""
-
-    source: str
-    host: str
-    elapsed_s: np.ndarray
-    values: dict[str, np.ndarray]  # field (cpu_pct, ...) -> values
 
 
 @dataclass
 class Analysis:
+    """What the throughput plots draw (and the tests inspect)."""
+
     header: dict
     status: str
     status_reason: str
@@ -111,6 +118,7 @@ class Analysis:
     warnings: list[dict]
     workers_lost: list[dict]
     events: list[dict]
+    outages: list[dict]
     request_count: int
     locust_request_count: int | None
     has_intended: bool
@@ -118,164 +126,41 @@ class Analysis:
     utilization_series: list[UtilizationSeries] = field(default_factory=list)
 
 
-def is_steady(
-    requests: int, successes: int, achieved_rps: float | None, expected_rps: float | None
-) -> bool | None:
-    """The upstream scripts' steadiness rule; None when the expected rate is unknown."""
-    if expected_rps is None:
-        return None
-    if requests == 0 or achieved_rps is None:
-        return False
-    rate_ok = achieved_rps * 100 >= STEADY_RATE_PERCENT * expected_rps * (1 - _RATE_EPSILON)
-    success_ok = successes * 100 >= STEADY_SUCCESS_PERCENT * requests  # exact, integers
-    return rate_ok and success_ok
+@dataclass(frozen=True)
+class _Context:
+    """The inputs the analysis needs, read once from the header."""
 
+    settle_s: float
+    slo: object  # LatencySlo | None
+    down_after_s: float
+    gate_failed_requests: bool
 
-def latency_stats(values: np.ndarray | None, prefix: str) -> dict:
-    """p50/p90/p95/p99/max in ms of raw latencies, keyed `<prefix>p50_ms` ...; None if empty."""
-    keys = [f"{prefix}p{q}_ms" for q in LATENCY_PERCENTILES] + [f"{prefix}max_ms"]
-    if values is None or len(values) == 0:
-        return dict.fromkeys(keys)
-    found = np.percentile(values, LATENCY_PERCENTILES).tolist() + [float(values.max())]
-    return {k: round(float(v), 3) for k, v in zip(keys, found, strict=True)}
-
-
-def hist_percentiles(hist: np.ndarray, quantiles: list[float]) -> list[np.ndarray]:
-    """Per-row percentiles of a (seconds x bins) latency histogram; NaN for empty rows.
-
-    Within a bin the values are taken as spread log-uniformly, so the estimate moves smoothly
-    instead of jumping from bin to bin.
-    """
-    edges = hist_bin_edges_ms()
-    out = [np.full(len(hist), np.nan) for _ in quantiles]
-    chunk = 4096  # rows at a time: bounded memory for long runs
-    for lo in range(0, len(hist), chunk):
-        counts = hist[lo : lo + chunk]
-        cum = np.cumsum(counts, axis=1, dtype=np.int64)
-        total = cum[:, -1]
-        rows = np.arange(len(counts))
-        for result, q in zip(out, quantiles, strict=True):
-            target = np.maximum(q * total, 1e-9)
-            index = np.minimum((cum < target[:, None]).sum(axis=1), HIST_BINS - 1)
-            in_bin = counts[rows, index].astype(np.float64)
-            before = cum[rows, index] - in_bin
-            fraction = np.clip((target - before) / np.maximum(in_bin, 1), 0.0, 1.0)
-            value = edges[index] * HIST_RATIO**fraction
-            result[lo : lo + chunk] = np.where(total > 0, value, np.nan)
-    return out
-
-
-def _series(seconds: SecondSeries, origin_t: float) -> Series:
-    used = np.flatnonzero(seconds.requests)
-    if seconds.base is None or len(used) == 0:
-        empty = np.empty(0)
-        return Series(empty, empty, empty, empty, empty, None)
-    rows = slice(int(used[0]), int(used[-1]) + 1)
-    hist = seconds.hist[rows]
-    p50, p95 = hist_percentiles(hist, [0.5, 0.95])
-    corrected = None
-    if seconds.corrected_hist is not None:
-        (corrected,) = hist_percentiles(seconds.corrected_hist[rows], [0.95])
-    elapsed = seconds.base + np.arange(rows.start, rows.stop) + 0.5 - origin_t
-    return Series(
-        elapsed_s=elapsed,
-        requests=seconds.requests[rows].copy(),
-        errors=seconds.errors[rows].copy(),
-        latency_p50_ms=p50,
-        latency_p95_ms=p95,
-        corrected_latency_p95_ms=corrected,
-    )
-
-
-class _Utilization:
-    """Utilization samples as arrays, for window means."""
-
-    def __init__(self, samples: list[dict], origin_t: float) -> None:
-        self.by_source: dict[str, dict[str, np.ndarray]] = {}
-        self.series: list[UtilizationSeries] = []
-        for source in SOURCES:
-            rows = [s for s in samples if s.get("source") == source]
-            if not rows:
-                continue
-            arrays = {"t": np.array([r["t"] for r in rows], dtype=np.float64)}
-            hosts = np.array([str(r.get("host") or "?") for r in rows])
-            for name in UTILIZATION_FIELDS:
-                arrays[name] = np.array(
-                    [np.nan if r.get(name) is None else r[name] for r in rows], dtype=np.float64
-                )
-            arrays["host"] = hosts
-            self.by_source[source] = arrays
-            for host in dict.fromkeys(hosts.tolist()):
-                mine = hosts == host
-                self.series.append(
-                    UtilizationSeries(
-                        source=source,
-                        host=host,
-                        elapsed_s=arrays["t"][mine] - origin_t,
-                        values={f: arrays[f][mine] for f in UTILIZATION_FIELDS},
-                    )
-                )
-
-    def count(self, source: str) -> int:
-        arrays = self.by_source.get(source)
-        return 0 if arrays is None else len(arrays["t"])
-
-    def window_mean(self, source: str, start: float, end: float, host: str | None = None) -> dict:
-        """Mean of each field over samples with start <= t < end (None where no value)."""
-        arrays = self.by_source.get(source)
-        result: dict = dict.fromkeys(UTILIZATION_FIELDS)
-        result["samples"] = 0
-        if arrays is None:
-            return result
-        inside = (arrays["t"] >= start) & (arrays["t"] < end)
-        if host is not None:
-            inside &= arrays["host"] == host
-        result["samples"] = int(inside.sum())
-        for name in UTILIZATION_FIELDS:
-            values = arrays[name][inside]
-            values = values[~np.isnan(values)]
-            if len(values):
-                result[name] = round(float(values.mean()), 2)
-        return result
-
-    def hosts(self, source: str) -> list[str]:
-        arrays = self.by_source.get(source)
-        return [] if arrays is None else list(dict.fromkeys(arrays["host"].tolist()))
-
-
-def _round(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None else round(float(value), digits)
-
-
-def _step_windows(run: LogData) -> list[tuple[int, float, float, dict | None, StepData]]:
-    """(index, start, end, step record, data) per step, in time order."""
-    records: dict[int, dict] = {}
-    for record in run.step_records:
-        records.setdefault(record["step"], record)  # the first start of a step counts
-    indices = set(records) | set(run.steps)
-    starts = {i: (records[i]["t"] if i in records else run.steps[i].first_t) for i in indices}
-    ordered = sorted(indices, key=lambda i: (starts[i], i))
-    run_end = run.end["t"] if run.end is not None else run.last_t
-    windows = []
-    for k, index in enumerate(ordered):
-        start = starts[index]
-        data = run.steps.get(index) or StepData(index)
-        if k + 1 < len(ordered):
-            end = starts[ordered[k + 1]]
-        else:
-            end = max(run_end, data.last_t) if data.requests else run_end
-        windows.append((index, start, end, records.get(index), data))
-    return windows
+    @classmethod
+    def of(cls, header: dict) -> _Context:
+        inputs = header.get("inputs") or {}
+        settle = inputs.get("step_settle_seconds")
+        down = inputs.get("endpoint_down_seconds")
+        return cls(
+            settle_s=float(DEFAULT_SETTLE_S if settle is None else settle),
+            slo=parse_slo(inputs.get("latency_slo")),
+            down_after_s=float(DEFAULT_ENDPOINT_DOWN_S if down is None else down),
+            # Locust's convention: failed requests fail the run, unless the user gave gates
+            # of their own or --exit-code-on-error 0
+            gate_failed_requests=not inputs.get("fail_if")
+            and inputs.get("exit_code_on_error", 1) != 0,
+        )
 
 
 def analyze(log: LogData) -> ScenarioAnalysis:
     """Everything the reports show, from a read log. Pure: no I/O."""
+    context = _Context.of(log.header)
     origin = _origin(log)
-    utilization = _Utilization(log.utilization, origin)
-    steps, errors_total, generator_hot = _step_rows(log, origin, utilization)
+    utilization = Utilization(log.utilization, origin)
+    steps, errors_total, generator_hot = _step_rows(log, origin, utilization, context)
     best = _maximum_steady_step(steps)
-    summary = _summary(log, steps, best)
+    summary = _summary(log, steps, best, context)
     utilization_summary = _utilization_summary(best, origin, utilization)
+    outages = endpoint_outages(log.seconds, context.down_after_s, origin)
     status, reason, _signal = run_status(log)
     locust_count = log.end.get("locust_request_count") if log.end is not None else None
     warnings = _warnings(
@@ -303,29 +188,35 @@ def analyze(log: LogData) -> ScenarioAnalysis:
             {"elapsed_s": _round(e["t"] - origin), "name": e.get("name"), "detail": e.get("detail")}
             for e in log.events
         ],
+        outages=outages,
         request_count=log.request_count,
         locust_request_count=locust_count,
         has_intended=log.has_intended,
-        series=_series(log.seconds, origin),
+        series=second_series(log.seconds, origin),
         utilization_series=utilization.series,
     )
     return ScenarioAnalysis(
-        outputs={
-            "summary": summary,
-            "steps": steps,
-            "system_utilization_summary": utilization_summary,
-            "errors_by_category": plot_data.errors_by_category,
-            "workers_lost": plot_data.workers_lost,
-            "events": plot_data.events,
-            "request_records": log.request_count,
-            "locust_request_count": locust_count,
-        },
-        checks=_checks(log, summary, locust_count),
+        outputs=_outputs(plot_data, log),
+        checks=_checks(log, plot_data, context, utilization),
         warnings=warnings,
         metrics=RUN_METRICS,
         plot_data=plot_data,
         definitions=DEFINITIONS,
     )
+
+
+def _outputs(a: Analysis, log: LogData) -> dict:
+    return {
+        "summary": a.summary,
+        "steps": a.steps,
+        "system_utilization_summary": a.utilization_summary,
+        "errors_by_category": a.errors_by_category,
+        "endpoint_outages": a.outages,
+        "workers_lost": a.workers_lost,
+        "events": a.events,
+        "request_records": log.request_count,
+        "locust_request_count": a.locust_request_count,
+    }
 
 
 def _origin(log: LogData) -> float:
@@ -338,14 +229,15 @@ def _origin(log: LogData) -> float:
 
 
 def _step_rows(
-    log: LogData, origin: float, utilization: _Utilization
+    log: LogData, origin: float, utilization: Utilization, context: _Context
 ) -> tuple[list[dict], Counter[str], list[str]]:
     """The per-step table, errors over all steps, and steps where the generator ran hot."""
     steps: list[dict] = []
     errors_total: Counter[str] = Counter()
     generator_hot: list[str] = []
-    for index, start, end, record, data in _step_windows(log):
-        row = _step_row(index, start, end, record, data, origin)
+    for window in step_windows(log, context.settle_s):
+        row = step_row(window, origin, context.slo)
+        start, end = window.measured_from, window.end
         for source in SOURCES:
             means = utilization.window_mean(source, start, end)
             for name in UTILIZATION_FIELDS:
@@ -353,39 +245,11 @@ def _step_rows(
         for host in utilization.hosts("generator"):
             cpu = utilization.window_mean("generator", start, end, host)["cpu_pct"]
             if cpu is not None and cpu > GENERATOR_CPU_LIMIT_PCT:
-                generator_hot.append(f"step {index} on {host} ({cpu:.0f}%)")
-        row["errors"] = _by_count(data.errors)
-        errors_total.update(data.errors)
+                generator_hot.append(f"step {window.index} on {host} ({cpu:.0f}%)")
+        row["errors"] = _by_count(window.data.errors)
+        errors_total.update(window.data.errors)
         steps.append(row)
     return steps, errors_total, generator_hot
-
-
-def _step_row(
-    index: int, start: float, end: float, record: dict | None, data: StepData, origin: float
-) -> dict:
-    duration = end - start
-    duration = duration if duration > 0 else None
-    expected = record.get("expected_rps") if record is not None else None
-    expected = None if expected is None else float(expected)
-    sent = data.requests - data.dropped
-    achieved = sent / duration if duration else None
-    successful = data.successes / duration if duration else None
-    return {
-        "step": index,
-        "start_s": _round(start - origin),
-        "duration_s": _round(duration),
-        "clients": record["clients"] if record is not None else data.max_clients,
-        "expected_rps": _round(expected),
-        "achieved_rps": _round(achieved),
-        "successful_rps": _round(successful),
-        "requests": data.requests,
-        "dropped": data.dropped,
-        "successes": data.successes,
-        "success_rate": round(data.successes / data.requests, 6) if data.requests else None,
-        **latency_stats(data.latencies_ms(), "latency_"),
-        **latency_stats(data.corrected_latencies_ms(), "corrected_latency_"),
-        "steady": is_steady(data.requests, data.successes, achieved, expected),
-    }
 
 
 def _maximum_steady_step(steps: list[dict]) -> dict | None:
@@ -393,23 +257,42 @@ def _maximum_steady_step(steps: list[dict]) -> dict | None:
     return max(steady, key=lambda s: (s["achieved_rps"], s["clients"], s["step"]), default=None)
 
 
-def _summary(log: LogData, steps: list[dict], best: dict | None) -> dict:
+def _summary(log: LogData, steps: list[dict], best: dict | None, context: _Context) -> dict:
     """The headline figures (the metric table's SUMMARY_METRICS)."""
     with_rate = [s for s in steps if s["achieved_rps"] is not None]
-    successes = sum(s["successes"] for s in steps)
     count = log.request_count
+    successes = sum(int(d.ok().sum()) for d in log.steps.values())
+    failed = count - successes
+    within = [s for s in with_rate if s.get("within_slo")]
+    best_within = max(within, key=lambda s: (s["achieved_rps"], s["clients"]), default=None)
+    fastest = max(with_rate, key=lambda s: (s["achieved_rps"], s["clients"]), default=None)
+    basis = best or fastest
     summary: dict = {
-        "maximum_rps": max((s["achieved_rps"] for s in with_rate), default=None),
+        "maximum_rps": fastest["achieved_rps"] if fastest else None,
         "maximum_steady_rps": best["achieved_rps"] if best else 0.0,
         "maximum_steady_clients": best["clients"] if best else 0,
         "maximum_steady_ramp": best["step"] if best else None,
+        "latency_slo": context.slo.text if context.slo else None,
+        "maximum_rps_within_slo": (best_within["achieved_rps"] if best_within else 0.0)
+        if context.slo
+        else None,
+        "maximum_clients_within_slo": (best_within["clients"] if best_within else 0)
+        if context.slo
+        else None,
         "requests": count,
+        "failed_requests": max(0, failed),
         "dropped": sum(s["dropped"] for s in steps),
         "success_rate": round(successes / count, 6) if count else None,
+        "latency_basis": None
+        if basis is None
+        else "maximum steady step"
+        if best
+        else "highest-throughput step (no step was steady)",
+        "latency_basis_step": basis["step"] if basis else None,
     }
     for prefix in ("latency_", "corrected_latency_"):
         for key in (*(f"p{q}_ms" for q in LATENCY_PERCENTILES), "max_ms"):
-            summary[prefix + key] = best[prefix + key] if best else None
+            summary[prefix + key] = basis[prefix + key] if basis else None
     summary.update(_run_latencies(log))
     return summary
 
@@ -431,17 +314,17 @@ def _run_latencies(log: LogData) -> dict:
     return {k: v for k, v in stats.items() if "p90" not in k}
 
 
-def _utilization_summary(best: dict | None, origin: float, utilization: _Utilization) -> dict:
-    """Utilization per source averaged over the maximum steady step."""
+def _utilization_summary(best: dict | None, origin: float, utilization: Utilization) -> dict:
+    """Utilization per source averaged over the maximum steady step's measured window."""
     summary: dict = {
         "step": best["step"] if best else None,
-        "window_s": [best["start_s"], _round(best["start_s"] + best["duration_s"])]
+        "window_s": [best["measured_from_s"], _round(best["measured_from_s"] + best["duration_s"])]
         if best
         else None,
     }
     for source in SOURCES:
         if best:
-            start = origin + best["start_s"]
+            start = origin + best["measured_from_s"]
             means = utilization.window_mean(source, start, start + best["duration_s"])
         else:
             means = utilization.window_mean(source, 0.0, -1.0)  # nothing
@@ -450,27 +333,131 @@ def _utilization_summary(best: dict | None, origin: float, utilization: _Utiliza
     return summary
 
 
-def _checks(log: LogData, summary: dict, locust_count: int | None) -> list[Check]:
-    """The run's checks: the measurement is whole, and requests were answered."""
+def endpoint_outages(seconds: SecondSeries, down_after_s: float, origin: float) -> list[dict]:
+    """Spans of at least `down_after_s` seconds in which every request started failed with no
+    HTTP answer (seconds without requests do not break a span: clients may be stuck)."""
+    if seconds.base is None or not seconds.size:
+        return []
+    outages, begin, last = [], None, None
+    for i in range(seconds.size):
+        n, silent = int(seconds.requests[i]), int(seconds.unanswered[i])
+        if n == 0:
+            continue
+        if silent == n:
+            begin = i if begin is None else begin
+            last = i
+            continue
+        if begin is not None and last - begin + 1 >= down_after_s:
+            outages.append(_outage(seconds.base, begin, last, origin))
+        begin = None
+    if begin is not None and last - begin + 1 >= down_after_s:
+        outages.append(_outage(seconds.base, begin, last, origin, ongoing=True))
+    return outages
+
+
+def _outage(base: int, begin: int, last: int, origin: float, ongoing: bool = False) -> dict:
+    return {
+        "start_t": float(base + begin),
+        "start_s": _round(base + begin - origin),
+        "duration_s": float(last - begin + 1),
+        "until_the_end": ongoing,
+    }
+
+
+def _checks(log: LogData, a: Analysis, context: _Context, utilization: Utilization) -> list[Check]:
+    """The run's checks: requests answered (Locust's convention), the measurement whole."""
+    checks = []
+    if context.gate_failed_requests:
+        failed = a.summary["failed_requests"]
+        checks.append(
+            check(
+                "no failed requests",
+                None if not log.request_count else failed == 0,
+                "no request was made"
+                if not log.request_count
+                else f"{failed} of {log.request_count} requests failed"
+                + (f" ({_categories(a.errors_by_category)})" if failed else ""),
+                kind=verdict.GATE,
+            )
+        )
+    checks.append(_recorded_check(log, a))
+    checks.append(_liveness_check(log, a, context))
+    checks.append(_generator_check(a, utilization))
+    return checks
+
+
+def _recorded_check(log: LogData, a: Analysis) -> Check:
+    count, locust = log.request_count, a.locust_request_count
     lost = sum(int(w.get("unreceived_requests") or 0) for w in log.workers_lost)
-    counted = locust_count is None or locust_count == log.request_count
-    return [
-        check(
-            "requests succeeded",
-            None if not log.request_count else bool(summary["success_rate"]),
-            "no request was made"
-            if not log.request_count
-            else f"success rate {summary['success_rate']:.2%} of {log.request_count} requests",
-        ),
-        check(
-            "every request recorded",
-            counted and not log.workers_lost,
-            f"the log holds {log.request_count} requests"
-            + ("" if locust_count is None else f", Locust counted {locust_count}")
-            + (f"; {len(log.workers_lost)} worker(s) lost, ~{lost} requests" if lost else ""),
+    counted = locust is None or locust == count
+    detail = f"the log holds {count} requests" + (
+        "" if locust is None else f", Locust counted {locust}"
+    )
+    if log.workers_lost:
+        detail += f"; {len(log.workers_lost)} load worker(s) lost with ~{lost} requests"
+    return check(
+        "every request recorded", counted and not log.workers_lost, detail, kind=verdict.INTEGRITY
+    )
+
+
+def _liveness_check(log: LogData, a: Analysis, context: _Context) -> Check:
+    if not log.request_count:
+        return check(
+            "endpoint answered throughout", None, "no request was made", kind=verdict.INTEGRITY
+        )
+    if not a.outages:
+        return check(
+            "endpoint answered throughout",
+            True,
+            f"no span of {context.down_after_s:g} s without an answer",
             kind=verdict.INTEGRITY,
-        ),
-    ]
+        )
+    spans = "; ".join(
+        f"from {o['start_s']:.1f} s into the run ({_utc(o['start_t'])}) for {o['duration_s']:g} s"
+        + (" until the end" if o["until_the_end"] else "")
+        for o in a.outages
+    )
+    return check(
+        "endpoint answered throughout",
+        False,
+        f"the endpoint stopped answering {spans}",
+        kind=verdict.INTEGRITY,
+    )
+
+
+def _generator_check(a: Analysis, utilization: Utilization) -> Check:
+    if utilization.count("generator") == 0:
+        return check(
+            "load generator kept up",
+            None,
+            "no load-generator CPU samples",
+            kind=verdict.INTEGRITY,
+            required=False,
+        )
+    hot = [w["message"] for w in a.warnings if w["code"] == "generator_cpu_high"]
+    return check(
+        "load generator kept up",
+        not hot,
+        hot[0]
+        if hot
+        else f"load-generator CPU stayed below {GENERATOR_CPU_LIMIT_PCT:g}% in every step",
+        kind=verdict.INTEGRITY,
+        required=False,
+    )
+
+
+def _categories(errors: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in errors.items())
+
+
+def _utc(t: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S UTC")
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(float(value), digits)
 
 
 def _warnings(
@@ -480,7 +467,7 @@ def _warnings(
     reason: str,
     steps: list[dict],
     best: dict | None,
-    utilization: _Utilization,
+    utilization: Utilization,
     utilization_summary: dict,
     generator_hot: list[str],
 ) -> list[dict]:
@@ -588,7 +575,17 @@ def _step_warnings(steps: list[dict], best: dict | None) -> list[dict]:
             warning(
                 "no_steady_step",
                 f"no step was steady (>= {STEADY_RATE_PERCENT}% of the expected rate and >= "
-                f"{STEADY_SUCCESS_PERCENT}% success): maximum_steady_* are 0",
+                f"{STEADY_SUCCESS_PERCENT}% success): maximum_steady_* are 0, and the headline "
+                "latencies are those of the highest-throughput step",
+            )
+        )
+    unstable = [s["step"] for s in steps if s.get("stable") is False]
+    if unstable:
+        warnings.append(
+            warning(
+                "unstable_steps",
+                f"steps {_list(unstable)} did not hold a stable rate and p95 across their "
+                "measured window: hold steps longer, or the endpoint drifts under that load",
             )
         )
     return warnings

@@ -23,23 +23,46 @@ HELP = "Multiple-client throughput test: ramp clients up step by step (Locust, h
 LOCUSTFILE = locustfile("throughput")
 
 
+ACCEPTS_LOCUST_ARGS = True  # everything after `--` goes to Locust (edgeload.cli)
+MAX_PROCESSES_PER_CPU = 4  # more load processes than this per core only fight for the CPU
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_arguments(parser, OPTIONS, positionals=(opt.DETECTOR_MODE,))
     parser.add_argument(
         "--processes",
         type=int,
         default=None,
-        help="load processes on this machine (Locust --processes; default: one)",
+        help="load processes on this machine (Locust --processes; -1: one per CPU; default: "
+        f"one; at most {MAX_PROCESSES_PER_CPU} per CPU)",
+    )
+    parser.add_argument(
+        "--locust-stats",
+        action="store_true",
+        help="also print Locust's own periodic and final stats tables and log lines (by "
+        "default only edgeload's step lines and exact summary are printed)",
     )
 
 
 def locust_command(args: argparse.Namespace, locustfile: Path = LOCUSTFILE) -> list[str]:
-    """The locust command line for these arguments (their validated values, spelled out)."""
+    """The locust command line: the options the user gave (validated, spelled out; the rest
+    Locust takes from locust.conf, LOCUST_* variables or our defaults), then `-- ...`."""
     command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless"]
-    command += opt.to_command_line(opt.parse_options(args, OPTIONS), OPTIONS)
+    values = opt.parse_options(args, OPTIONS)
+    given = {
+        dest: value
+        for dest, value in values.items()
+        if getattr(args, dest, None) is not None
+        or getattr(args, f"_positional_{dest}", None) is not None
+    }
+    command += opt.to_command_line(given, OPTIONS)
     if args.processes:
         command += ["--processes", str(args.processes)]
-    return command
+    if not args.locust_stats:
+        # edgeload prints its own lines and exact summary; Locust's approximated tables and
+        # log lines would bury them (see ThroughputRun.quiet_locust)
+        command += ["--only-summary", "--loglevel", "WARNING"]
+    return command + list(getattr(args, "locust_args", []) or [])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,10 +77,7 @@ def run(args: argparse.Namespace) -> int:
         from edgeload.sim.profile import load_profile
 
         load_profile(inputs.sim_profile)
-    if args.processes is not None and args.processes < 1 and args.processes != -1:
-        raise UsageError(
-            f"--processes must be at least 1 (or -1: one per CPU), got {args.processes}"
-        )
+    check_processes(args.processes)
     if not LOCUSTFILE.is_file():
         raise UsageError(f"the throughput locustfile is missing: {LOCUSTFILE}")
     # The child runs in a session of its own, so a terminal's Ctrl-C reaches it once, through
@@ -89,6 +109,20 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def check_processes(processes: int | None) -> None:
+    """UsageError for a --processes this machine cannot use."""
+    if processes is None or processes == -1:
+        return
+    limit = MAX_PROCESSES_PER_CPU * (os.cpu_count() or 1)
+    if processes < 1:
+        raise UsageError(f"--processes must be at least 1 (or -1: one per CPU), got {processes}")
+    if processes > limit:
+        raise UsageError(
+            f"--processes {processes} is more than this machine's {os.cpu_count()} CPUs can "
+            f"run (at most {limit}): use more machines (--master and --worker) for more load"
+        )
 
 
 def _terminate_with_parent() -> None:

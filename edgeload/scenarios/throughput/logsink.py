@@ -88,11 +88,13 @@ class LogSink:
         batch_size: int = 5000,
         flush_interval_s: float = 1.0,
         role: str | None = None,
+        on_batch: Callable[[dict], None] | None = None,
     ) -> None:
         from locust.runners import MasterRunner, WorkerRunner
 
         self.environment = environment
         self.writer = writer
+        self.on_batch = on_batch  # sees every requests batch written (the live monitor)
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         runner = environment.runner
@@ -176,8 +178,10 @@ class LogSink:
     def _write_rows(self) -> None:
         rows, self._rows = self._rows, []
         if rows and self.writer is not None and not self.writer.closed:
-            self.writer.write(rows_to_batch(rows, self.worker_id))
+            batch = rows_to_batch(rows, self.worker_id)
+            self.writer.write(batch)
             self.requests_recorded += len(rows)
+            self._seen(batch)
 
     def _flush_loop(self) -> None:
         while not self.closed:
@@ -190,6 +194,13 @@ class LogSink:
             self._write_rows()
         if self.writer is not None:
             self.writer.flush()
+
+    def _seen(self, batch: dict) -> None:
+        if self.on_batch is not None:
+            try:
+                self.on_batch(batch)
+            except Exception:  # a live preview must never cost a record
+                logger.debug("the live monitor failed on a batch", exc_info=True)
 
     def write(self, record: dict) -> None:
         """Write one non-request record (step, event, ...) on a writing process."""
@@ -251,6 +262,7 @@ class LogSink:
             batch["worker"] = client_id
             self.write(batch)
             self.requests_recorded += n
+            self._seen(batch)
         account.received += n
         if account.last_report_at:
             account.rate = n / max(1e-3, now - account.last_report_at)

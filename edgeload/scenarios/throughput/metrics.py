@@ -9,6 +9,7 @@ from __future__ import annotations
 from edgeload.reporting.metrics import (
     MAX,
     MEAN,
+    PERCENTILE,
     RATE,
     RATIO,
     SUM,
@@ -18,7 +19,10 @@ from edgeload.reporting.metrics import (
     latency_metrics,
 )
 
-_STEADY_SCOPE = "over the maximum steady step"
+_STEADY_SCOPE = (
+    "over the maximum steady step (the highest-throughput step when none was steady: see "
+    "latency_basis)"
+)
 _RUN_SCOPE = "over all requests of the run"
 
 # Run-level metrics: the headline numbers of a run, compared by `edgeload compare`.
@@ -45,7 +49,23 @@ _SUMMARY_ROWS: list[tuple] = [
         None,  # an index: a change has no better or worse
         "index (0-based) of the maximum steady step, null when no step was steady",
     ),
+    (
+        "maximum_rps_within_slo",
+        "requests/s",
+        MAX,
+        True,
+        "highest achieved request rate of a step within the latency SLO with >= 99% success "
+        "(null without --latency-slo)",
+    ),
+    (
+        "maximum_clients_within_slo",
+        "clients",
+        VALUE,
+        True,
+        "clients of that step (null without --latency-slo)",
+    ),
     ("requests", "requests", SUM, None, "request records in the log"),
+    ("failed_requests", "requests", SUM, False, "requests that failed, whole run"),
     (
         "dropped",
         "requests",
@@ -91,12 +111,20 @@ UTILIZATION_METRICS: tuple[Metric, ...] = tuple(
 _STEP_ROWS: list[tuple] = [
     ("step", "", VALUE, None, "ramp step index, 0-based"),
     ("start_s", "s", VALUE, None, "step start, seconds since the run started"),
-    ("duration_s", "s", VALUE, None, "how long the step lasted"),
+    (
+        "measured_from_s",
+        "s",
+        VALUE,
+        None,
+        "start of the measured window: all clients running plus the settle time",
+    ),
+    ("duration_s", "s", VALUE, None, "length of the measured window"),
     ("clients", "clients", VALUE, None, "active clients"),
     ("expected_rps", "requests/s", VALUE, None, "request rate the step should reach"),
     ("achieved_rps", "requests/s", RATE, True, "requests sent in the step / duration"),
     ("successful_rps", "requests/s", RATE, True, "successful requests / duration"),
-    ("requests", "requests", SUM, None, "requests started in the step"),
+    ("requests", "requests", SUM, None, "requests started in the measured window"),
+    ("step_requests", "requests", SUM, None, "requests started in the whole step"),
     ("dropped", "requests", SUM, False, "open-model arrivals never sent (no free slot)"),
     ("successes", "requests", SUM, True, "successful requests"),
     ("success_rate", "fraction", RATIO, True, "successes / requests"),
@@ -105,7 +133,12 @@ STEP_METRICS: tuple[Metric, ...] = (
     *(Metric(*row) for row in _STEP_ROWS),
     *latency_metrics("latency_", "in the step", corrected=False),
     *latency_metrics("corrected_latency_", "in the step", corrected=True),
-    Metric("steady", "", VALUE, True, "achieved >= 95% of expected and >= 99% success"),
+    Metric("slo_latency_ms", "ms", PERCENTILE, False, "the step's latency at the SLO's percentile"),
+    Metric("within_slo", "", VALUE, True, "met the latency SLO with >= 99% success"),
+    Metric(
+        "steady", "", VALUE, True, "achieved >= 95% of expected, >= 99% success, within the SLO"
+    ),
+    Metric("stable", "", VALUE, True, "rate and p95 held steady across the measured window"),
     *(
         Metric(f"{source}_{field}", "%", MEAN, None, f"{source} {field}, mean over the step")
         for source in ("endpoint", "generator")

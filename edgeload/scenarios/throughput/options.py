@@ -14,7 +14,10 @@ from typing import Any
 
 from edgeload import options as opt
 from edgeload.errors import UsageError
-from edgeload.options import FLOAT, INT, Option
+from edgeload.options import FLOAT, INT, TEXT, Option
+from edgeload.reporting.gates import parse_thresholds
+from edgeload.scenarios.throughput.analysis import DEFAULT_ENDPOINT_DOWN_S
+from edgeload.scenarios.throughput.steps import DEFAULT_SETTLE_S, parse_slo
 
 MAX_CLIENTS = Option(
     "--max-clients", INT, 10, "clients to ramp up to", minimum=1, maximum=100_000, web_ui=True
@@ -69,6 +72,36 @@ SAMPLE_INTERVAL = Option(
     web_ui=True,
 )
 
+LATENCY_SLO = Option(
+    "--latency-slo",
+    TEXT,
+    None,
+    "latency objective of a step, PERCENTILE:LIMITms (e.g. p95:150ms, corrected_p99:300ms): "
+    "a step is steady only within it; the results give the highest rate within it",
+    metavar="PCT:MS",
+    web_ui=True,
+)
+STEP_SETTLE = Option(
+    "--step-settle-seconds",
+    FLOAT,
+    DEFAULT_SETTLE_S,
+    "seconds after a step's clients all run before it is measured (at most a quarter of the step)",
+    unit="s",
+    minimum=0,
+    maximum=3600,
+    web_ui=True,
+)
+ENDPOINT_DOWN = Option(
+    "--endpoint-down-seconds",
+    FLOAT,
+    DEFAULT_ENDPOINT_DOWN_S,
+    "the endpoint counts as down after this long with every request unanswered (connection "
+    "errors, timeouts): said at once, and the run is impaired (exit 3)",
+    unit="s",
+    minimum=1,
+    maximum=3600,
+)
+
 OPTIONS: tuple[Option, ...] = (
     opt.DETECTOR_MODE,
     MAX_CLIENTS,
@@ -84,6 +117,10 @@ OPTIONS: tuple[Option, ...] = (
     opt.DETECTOR_IDS,
     opt.NUM_DETECTORS,
     SAMPLE_INTERVAL,
+    LATENCY_SLO,
+    opt.FAIL_IF,
+    STEP_SETTLE,
+    ENDPOINT_DOWN,
     opt.OUTPUT_DIR,
     opt.SIM_PROFILE,
     opt.SIM_TIME_SCALE,
@@ -116,6 +153,11 @@ class Inputs:
     ca_bundle: str | None = None
     arrival_rate: float | None = None  # open model: total requests/s at max_clients
     max_in_flight: int | None = None  # open model: in-flight limit at max_clients
+    latency_slo: str | None = None
+    fail_if: str | None = None
+    step_settle_seconds: float = DEFAULT_SETTLE_S
+    endpoint_down_seconds: float = DEFAULT_ENDPOINT_DOWN_S
+    exit_code_on_error: int = 1  # Locust's: failed requests fail the run unless it is 0
 
     def client_rate(self) -> float:
         """Requests/s of one client (user): paced, or its share of the arrival rate."""
@@ -162,6 +204,8 @@ def validate_inputs(namespace: Any) -> Inputs:
             "no load generator sends that; lower one of them"
         )
     (width, height) = sizes[0]
+    slo = parse_slo(values["latency_slo"])
+    parse_thresholds(values["fail_if"], "throughput")  # UsageError now, not after the run
     return Inputs(
         detector_mode=values["detector_mode"],
         max_clients=max_clients,
@@ -179,8 +223,19 @@ def validate_inputs(namespace: Any) -> Inputs:
         sim_time_scale=values["sim_time_scale"],
         provision_timeout=values["provision_timeout"],
         ca_bundle=values["ca_bundle"],
+        latency_slo=slo.text if slo else None,
+        fail_if=values["fail_if"],
+        step_settle_seconds=values["step_settle_seconds"],
+        endpoint_down_seconds=values["endpoint_down_seconds"],
+        exit_code_on_error=_exit_code_on_error(namespace),
         **model,
     )
+
+
+def _exit_code_on_error(namespace: Any) -> int:
+    """Locust's --exit-code-on-error (1 unless the user set it; not known outside Locust)."""
+    value = getattr(namespace, "exit_code_on_error", 1)
+    return value if isinstance(value, int) else 1
 
 
 def _open_model(rate: float | None, limit: int | None, max_clients: int) -> dict:

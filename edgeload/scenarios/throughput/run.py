@@ -38,6 +38,7 @@ from edgeload.runfolder import create_run_dir
 from edgeload.runlog import LogWriter
 from edgeload.scenarios.throughput import users
 from edgeload.scenarios.throughput.logsink import LogSink
+from edgeload.scenarios.throughput.monitor import RunMonitor
 from edgeload.scenarios.throughput.options import (
     Inputs,
     register_locust_options,
@@ -78,13 +79,22 @@ class ThroughputRun:
         self._final_timer: gevent.Greenlet | None = None
         self._step_written: tuple[int, int] | None = None  # last step record of this log
         self._step_announced: tuple[int, int] | None = None  # last step printed on the console
+        self._step_started_at = 0.0
+        self.monitor: RunMonitor | None = None
+        self._watcher: gevent.Greenlet | None = None
+        self._sim_death_said = False
 
     # -- set-up ----------------------------------------------------------------------------
     def open_log(self) -> None:
         self.run_dir = create_run_dir(self.inputs.output_dir, SCENARIO)
         self.run_id = runlog.new_run_id()
         writer = LogWriter(self.run_dir / runlog.LOG_FILENAME)
-        self.sink = LogSink(self.environment, writer).register()
+        self.monitor = RunMonitor(
+            say=say,
+            record=lambda record: self.sink.write(record),
+            down_after_s=self.inputs.endpoint_down_seconds,
+        )
+        self.sink = LogSink(self.environment, writer, on_batch=self.monitor.add_batch).register()
         self.finished = False
         self.started = False
         self._step_written = None
@@ -179,6 +189,31 @@ class ThroughputRun:
         if current is not None and self._step_written is None:  # the step began before the log
             self.on_step(*current)
         self.start_sampling()
+        if self._watcher is None or self._watcher.dead:
+            self._watcher = gevent.spawn(self._watch_endpoint)
+
+    def _watch_endpoint(self) -> None:
+        """Every second: has the endpoint stopped answering? Has the embedded simulator died?"""
+        while not self.finished and not self.finalizing:
+            gevent.sleep(1.0)
+            if self.monitor is not None:
+                self.monitor.check_liveness()
+            self._check_simulator()
+
+    def _check_simulator(self) -> None:
+        sim = getattr(self.target, "sim", None)
+        if sim is not None and not sim.running and not self._sim_death_said:
+            self._sim_death_said = True
+            say("the embedded simulated endpoint died; its requests now fail")
+            self.sink.write(runlog.event("simulator_died", "the embedded simulator process ended"))
+
+    def on_spawning_complete(self, user_count: int = 0, **_: Any) -> None:
+        """All of the current step's clients run: its measured window may start."""
+        current = self._step_written
+        if current is not None and user_count == current[1] and not self.finished:
+            self.sink.write(
+                runlog.event("step_ready", f"{user_count} clients running", step=current[0])
+            )
 
     def _rewrite_header_if_alone(self) -> None:
         """Rewrite the header (with the inputs as the test starts) while the log holds nothing
@@ -213,13 +248,17 @@ class ThroughputRun:
     def on_step(self, step: int, clients_count: int) -> None:
         if self.sink is None:
             return
+        if not self.started:  # web UI: the form's ramp options apply from the first step
+            self._refresh_inputs()
         users.set_step(self.environment, step, clients_count)
         runner = self.environment.runner
         if _is_master(self.environment):
             runner.send_message(users.STEP_MESSAGE, {"step": step, "clients": clients_count})
         if (step, clients_count) == self._step_written or self.finished:
             return
+        self._say_step_done()
         self._step_written = (step, clients_count)
+        self._step_started_at = time.time()
         expected = self.inputs.expected_rps(clients_count)
         self.sink.write(
             {
@@ -234,6 +273,31 @@ class ThroughputRun:
         if self._step_announced != (step, clients_count):
             self._step_announced = (step, clients_count)
             say(f"step {step + 1}: {clients_count} clients, expecting {expected:g} requests/s")
+
+    def _say_step_done(self) -> None:
+        """One line for the step that just ended (a distributed master waits for the
+        workers' last reports of it)."""
+        if self._step_written is None or self.monitor is None:
+            return
+        step, clients = self._step_written
+        expected, ended = self.inputs.expected_rps(clients), time.time()
+        monitor = self.monitor
+
+        def line() -> None:
+            say(monitor.step_line(step, clients, expected, ended))
+
+        if _is_master(self.environment):
+            gevent.spawn_later(MASTER_FINAL_REPORT_WAIT_S, line)
+        else:
+            line()
+
+    def _refresh_inputs(self) -> None:
+        try:
+            inputs = validate_inputs(self.environment.parsed_options)
+        except UsageError:
+            return  # said and stopped in on_test_start
+        self.inputs = inputs
+        self.environment.parsed_options.edgeload_inputs = inputs.as_record()
 
     def on_test_stop(self, **_: Any) -> None:
         if self.finished or self.finalizing:
@@ -281,6 +345,8 @@ class ThroughputRun:
             self.signals.install()
         try:
             self.stop_sampling(final_sample=self.signal_name is None)
+            if self.signal_name is None and self.started:
+                self._say_step_done_now()
             if status is None:
                 status, reason = self.status()
             count = int(self.environment.stats.total.num_requests) if self.started else 0
@@ -301,6 +367,13 @@ class ThroughputRun:
         finally:
             self.finished = True
             self.finalizing = False
+
+    def _say_step_done_now(self) -> None:
+        if self._step_written is not None and self.monitor is not None:
+            step, clients = self._step_written
+            expected = self.inputs.expected_rps(clients)
+            say(self.monitor.step_line(step, clients, expected, time.time()))
+            self._step_written = None
 
     def end_record(self, status: str, reason: str, locust_request_count: int) -> dict:
         signal_name = self.signal_name if status == runlog.STATUS_INTERRUPTED else None
@@ -469,6 +542,14 @@ def _on_worker_init(environment: Any) -> None:
     environment.events.test_stop.add_listener(on_test_stop)
 
 
+def quiet_locust(environment: Any) -> None:
+    """With --only-summary (what `edgeload throughput` passes unless --locust-stats), Locust's
+    final stats tables go too: edgeload prints its own summary with exact percentiles, and
+    Locust's approximated ones beside it would contradict it."""
+    if getattr(environment.parsed_options, "only_summary", False):
+        logging.getLogger("locust.stats_logger").disabled = True
+
+
 def install(environment: Any) -> ThroughputRun | None:
     """Set up a throughput run on this process (the `init` listener). Exits with a one-line
     error for bad options or an unusable endpoint, before any load starts."""
@@ -479,6 +560,7 @@ def install(environment: Any) -> ThroughputRun | None:
         inputs = validate_inputs(environment.parsed_options)
     except UsageError as exc:
         fail(exc)
+    quiet_locust(environment)
     run = ThroughputRun(environment, inputs)
     signals = _Signals(run)
     run.signals = signals
@@ -508,6 +590,7 @@ def install(environment: Any) -> ThroughputRun | None:
     signals.setting_up = False
 
     environment.events.test_start.add_listener(run.on_test_start)
+    environment.events.spawning_complete.add_listener(run.on_spawning_complete)
     environment.events.test_stop.add_listener(run.on_test_stop)
     environment.events.quitting.add_listener(run.on_quitting)
     environment.events.quit.add_listener(lambda **_: run.shutdown_target())
