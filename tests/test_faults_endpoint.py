@@ -15,7 +15,7 @@ import time
 import pytest
 from test_throughput_run import child_env, locust, only_run_dir, read_log
 
-from edgeload import runlog
+from edgeload import runlog, verdict
 from edgeload.sim import DEMO_TOKEN, SimulatedEndpoint
 
 SMALL = ["--image-width", "64", "--image-height", "48", "--requests-per-second", "20"]
@@ -68,7 +68,9 @@ def test_faults_mid_run_every_request_is_logged_and_counts_reconcile(tmp_path, c
             if process.poll() is None:
                 process.kill()
         sim_state = sim.state()
-    assert process.returncode == 0, out[-2000:] + err[-3000:]
+    # the injected failures fail the run (Locust's convention), a 1.5 s outage does not
+    # impair it (shorter than --endpoint-down-seconds)
+    assert process.returncode == verdict.EXIT_FAIL, out[-2000:] + err[-3000:]
 
     run_dir = only_run_dir(out_dir)
     records = read_log(run_dir)

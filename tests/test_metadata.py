@@ -33,6 +33,7 @@ def test_metadata_of_a_run_against_the_simulator(monkeypatch):
     assert metadata["target"] == {
         "kind": "simulated",
         "url": sim.url,
+        "started_by_edgeload": True,
         "profile": "gpu-1x",
         "time_scale": 1.0,
     }

@@ -115,7 +115,11 @@ def test_a_reachable_real_endpoint_is_described_without_secrets():
         assert target.url == fake.url  # credentials and trailing slash gone
         assert target.sim is None
         assert target.describe() == f"target: real edge endpoint at {fake.url}"
-        assert target.as_record() == {"kind": "real", "url": fake.url}
+        assert target.as_record() == {
+            "kind": "real",
+            "url": fake.url,
+            "started_by_edgeload": False,
+        }
         for text in (repr(target), str(target), target.describe(), str(target.as_record())):
             assert CANARY not in text and "pw" not in text
         assert fake.hits["GET /health/live"] == 1

@@ -281,7 +281,7 @@ def _summary(log: LogData, steps: list[dict], best: dict | None, context: _Conte
         else None,
         "requests": count,
         "failed_requests": max(0, failed),
-        "dropped": sum(s["dropped"] for s in steps),
+        "dropped": sum(d.dropped for d in log.steps.values()),
         "success_rate": round(successes / count, 6) if count else None,
         "latency_basis": None
         if basis is None

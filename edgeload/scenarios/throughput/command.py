@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from edgeload import options as opt
 from edgeload.errors import UsageError
+from edgeload.processes import terminate_with_parent
 from edgeload.resources import locustfile
 from edgeload.scenarios.throughput.options import OPTIONS, validate_inputs
 
@@ -57,7 +59,10 @@ def locust_command(args: argparse.Namespace, locustfile: Path = LOCUSTFILE) -> l
     }
     command += opt.to_command_line(given, OPTIONS)
     if args.processes:
-        command += ["--processes", str(args.processes)]
+        # a port of its own: another run on this machine neither collides nor gets our workers
+        port = str(free_port())
+        command += ["--processes", str(args.processes), "--master-bind-port", port]
+        command += ["--master-port", port]
     if not args.locust_stats:
         # edgeload prints its own lines and exact summary; Locust's approximated tables and
         # log lines would bury them (see ThroughputRun.quiet_locust)
@@ -78,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
         load_profile(inputs.sim_profile)
     check_processes(args.processes)
+    check_master_port(list(getattr(args, "locust_args", []) or []))
     if not LOCUSTFILE.is_file():
         raise UsageError(f"the throughput locustfile is missing: {LOCUSTFILE}")
     # The child runs in a session of its own, so a terminal's Ctrl-C reaches it once, through
@@ -96,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             locust_command(args),
             env=os.environ.copy(),
             start_new_session=True,
-            preexec_fn=_terminate_with_parent,
+            preexec_fn=terminate_with_parent,
         )
         if received and child.poll() is None:  # a signal came while the child was starting
             child.send_signal(received[0])
@@ -111,6 +117,36 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
 
+def free_port() -> int:
+    """A TCP port on this machine that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def check_master_port(locust_args: list[str]) -> None:
+    """With `-- --master`, a one-line error when the master's port is taken (Locust itself
+    would die with a ZMQ traceback)."""
+    if "--master" not in locust_args:
+        return
+    port = 5557
+    for flag in ("--master-bind-port",):
+        if flag in locust_args and locust_args.index(flag) + 1 < len(locust_args):
+            try:
+                port = int(locust_args[locust_args.index(flag) + 1])
+            except ValueError:
+                return  # Locust says what is wrong with it
+    with socket.socket() as probe:
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError:
+            raise UsageError(
+                f"the master port {port} is taken (another run on this machine?): give "
+                "another with -- --master --master-bind-port PORT, and --master-port PORT on "
+                "the workers"
+            ) from None
+
+
 def check_processes(processes: int | None) -> None:
     """UsageError for a --processes this machine cannot use."""
     if processes is None or processes == -1:
@@ -123,16 +159,3 @@ def check_processes(processes: int | None) -> None:
             f"--processes {processes} is more than this machine's {os.cpu_count()} CPUs can "
             f"run (at most {limit}): use more machines (--master and --worker) for more load"
         )
-
-
-def _terminate_with_parent() -> None:
-    """In the child before exec: ask Linux for a SIGTERM when the parent dies (no-op
-    elsewhere)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass

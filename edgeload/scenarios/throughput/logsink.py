@@ -30,6 +30,7 @@ from typing import Any
 import gevent
 
 from edgeload import runlog
+from edgeload.errors import OutputError
 from edgeload.runlog import LogWriter
 
 logger = logging.getLogger(__name__)
@@ -89,12 +90,17 @@ class LogSink:
         flush_interval_s: float = 1.0,
         role: str | None = None,
         on_batch: Callable[[dict], None] | None = None,
+        on_write_error: Callable[[OutputError], None] | None = None,
     ) -> None:
         from locust.runners import MasterRunner, WorkerRunner
 
         self.environment = environment
         self.writer = writer
         self.on_batch = on_batch  # sees every requests batch written (the live monitor)
+        self.on_write_error = on_write_error  # the log cannot be written any more
+        self.write_error: OutputError | None = None
+        self.run_id: str | None = None  # master: only this run's records reach the log
+        self.foreign_requests = 0  # master: records of other runs, dropped
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         runner = environment.runner
@@ -172,7 +178,7 @@ class LogSink:
             )
         )
         if self.role == "local" and len(self._rows) >= self.batch_size:
-            self._write_rows()
+            self._guarded(self._write_rows)
 
     # -- local / master writing ------------------------------------------------------------
     def _write_rows(self) -> None:
@@ -191,9 +197,22 @@ class LogSink:
     def flush(self) -> None:
         """Write buffered requests now and push them to disk."""
         if self.role == "local":
-            self._write_rows()
+            self._guarded(self._write_rows)
         if self.writer is not None:
-            self.writer.flush()
+            self._guarded(self.writer.flush)
+
+    def _guarded(self, write: Callable[..., None], *args: Any) -> None:
+        """A write that may fail (disk full, read-only): the first failure is kept and handed
+        to `on_write_error` once; the writer is closed by then, so what reached the disk stays
+        a readable log, and later writes are skipped."""
+        if self.write_error is not None:
+            return
+        try:
+            write(*args)
+        except OutputError as exc:
+            self.write_error = exc
+            if self.on_write_error is not None:
+                self.on_write_error(exc)
 
     def _seen(self, batch: dict) -> None:
         if self.on_batch is not None:
@@ -205,7 +224,7 @@ class LogSink:
     def write(self, record: dict) -> None:
         """Write one non-request record (step, event, ...) on a writing process."""
         if self.writer is not None and not self.writer.closed:
-            self.writer.write(record)
+            self._guarded(self.writer.write, record)
 
     def add_utilization(self, sample: dict) -> None:
         """A utilization record: written here, or sent to the master with the next report."""
@@ -223,6 +242,8 @@ class LogSink:
         samples, self._pending_utilization = self._pending_utilization, []
         self.requests_recorded += len(rows)
         data[REPORT_KEY] = {
+            # the run these records belong to: a master drops another run's records
+            "run_id": getattr(self.environment.parsed_options, "edgeload_run_id", None),
             "requests": rows_to_batch(rows, client_id or self.worker_id) if rows else None,
             "utilization": samples,
             "total": self.requests_recorded,
@@ -254,6 +275,9 @@ class LogSink:
         payload = (data or {}).get(REPORT_KEY)
         if not payload:
             return
+        if payload.get("run_id") != self.run_id:
+            self._foreign_report(client_id, payload)
+            return
         account = self._account(client_id)
         now = time.time()
         batch = payload.get("requests")
@@ -270,6 +294,18 @@ class LogSink:
         account.reported_total = max(account.reported_total, int(payload.get("total", 0)))
         for sample in payload.get("utilization") or ():
             self.write(sample)
+
+    def _foreign_report(self, client_id: str, payload: dict) -> None:
+        batch = payload.get("requests")
+        if not batch:
+            return
+        if not self.foreign_requests:
+            logger.warning(
+                "worker %s sent records of another run (%s); they are dropped, not logged",
+                client_id,
+                payload.get("run_id"),
+            )
+        self.foreign_requests += int(batch.get("n", 0))
 
     def on_progress_message(self, environment: Any = None, msg: Any = None, **_: Any) -> None:
         if msg is None or not isinstance(msg.data, dict):
@@ -358,8 +394,8 @@ class LogSink:
         """Write what is buffered (local), then `final_records`, and close the file. Idempotent."""
         self.stop()
         if self.role == "local":
-            self._write_rows()
+            self._guarded(self._write_rows)
         for record in final_records:
             self.write(record)
         if self.writer is not None:
-            self.writer.close()
+            self._guarded(self.writer.close)

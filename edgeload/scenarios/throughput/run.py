@@ -34,6 +34,7 @@ import gevent
 
 from edgeload import runlog, verdict
 from edgeload.errors import EdgeloadError, OutputError, UsageError
+from edgeload.processes import die_with_parent
 from edgeload.runfolder import create_run_dir
 from edgeload.runlog import LogWriter
 from edgeload.scenarios.throughput import users
@@ -83,6 +84,7 @@ class ThroughputRun:
         self.monitor: RunMonitor | None = None
         self._watcher: gevent.Greenlet | None = None
         self._sim_death_said = False
+        self.output_error: str | None = None  # why the run folder could not be written
 
     # -- set-up ----------------------------------------------------------------------------
     def open_log(self) -> None:
@@ -94,7 +96,12 @@ class ThroughputRun:
             record=lambda record: self.sink.write(record),
             down_after_s=self.inputs.endpoint_down_seconds,
         )
-        self.sink = LogSink(self.environment, writer, on_batch=self.monitor.add_batch).register()
+        self.sink = LogSink(
+            self.environment,
+            writer,
+            on_batch=self.monitor.add_batch,
+            on_write_error=self.on_write_error,
+        ).register()
         self.finished = False
         self.started = False
         self._step_written = None
@@ -157,6 +164,9 @@ class ThroughputRun:
         """What workers need, carried by Locust's spawn message (custom parsed options)."""
         options = self.environment.parsed_options
         options.edgeload_inputs = self.inputs.as_record()  # the validated options
+        options.edgeload_run_id = self.run_id  # workers tag their records with it
+        options.edgeload_master_id = MASTER_ID  # a worker serves one master only
+        self.sink.run_id = self.run_id
         options.edgeload_detectors = [d.id for d in self.detectors]
         options.edgeload_target_kind = self.target.kind
         # TLS as the master verified it: workers on other machines get the CA itself
@@ -169,6 +179,7 @@ class ThroughputRun:
         if self.finished:  # a new run from the web UI: a new folder, same target and detectors
             self.open_log()
             self.sink.write(self.header())
+            self.publish_to_workers()
         elif not self.started:
             # web UI: the form may have changed ramp options since the header was written
             try:
@@ -206,6 +217,14 @@ class ThroughputRun:
             self._sim_death_said = True
             say("the embedded simulated endpoint died; its requests now fail")
             self.sink.write(runlog.event("simulator_died", "the embedded simulator process ended"))
+
+    def on_write_error(self, exc: OutputError) -> None:
+        """The log cannot be written (disk full, read-only): stop the run now, keep what is
+        on disk (a readable log), exit 6."""
+        say(f"error: {exc}; stopping the run (what was written stays readable)")
+        self.output_error = str(exc)
+        if not self.finalizing and not self.finished:
+            gevent.spawn(self.environment.runner.quit)
 
     def on_spawning_complete(self, user_count: int = 0, **_: Any) -> None:
         """All of the current step's clients run: its measured window may start."""
@@ -352,6 +371,13 @@ class ThroughputRun:
             count = int(self.environment.stats.total.num_requests) if self.started else 0
             end = self.end_record(status, reason or "", count)
             self.sink.close([end])
+            if self.output_error is not None:
+                self.environment.process_exit_code = verdict.EXIT_OUTPUT_ERROR
+                say(
+                    f"run folder: {self.run_dir} (its log holds what was measured until the "
+                    "write failed: `edgeload report` renders it once there is room)"
+                )
+                return
             if self.sink.requests_recorded != count:
                 say(
                     f"warning: the log holds {self.sink.requests_recorded} requests, "
@@ -512,8 +538,36 @@ def _set_master_timeout() -> None:
     locust.runners.MASTER_HEARTBEAT_TIMEOUT = seconds
 
 
+# This process's identity as a master: workers refuse a second master (a new run on the same
+# port that an orphaned worker of an old run would otherwise join).
+MASTER_ID = runlog.new_run_id()
+
+
+def _stay_with_one_master(environment: Any, state: dict) -> None:
+    """Leave, with one line, when the master that sends work is not the first one."""
+    master = getattr(environment.parsed_options, "edgeload_master_id", None)
+    if master is None:
+        return
+    if state.setdefault("master_id", master) != master:
+        print(
+            "edgeload: error: this worker belongs to another run (its master is gone); "
+            "leaving so that none of its records reach this run",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(1)  # noqa: SLF001 - nothing of this worker may reach the new master
+
+
 def _on_worker_init(environment: Any) -> None:
     _set_master_timeout()
+    options = environment.parsed_options
+    if getattr(options, "master_host", "") in ("127.0.0.1", "localhost") and not die_with_parent(
+        signal.SIGKILL
+    ):
+        # a --processes child: its parent is the master; orphaned already, so leave now
+        if os.getppid() == 1:
+            print("edgeload: error: this worker's master is gone; leaving", file=sys.stderr)
+            os._exit(1)  # noqa: SLF001
     runner = environment.runner
     sink = LogSink(environment).register()
     if users.STEP_MESSAGE not in runner.custom_messages:
@@ -523,6 +577,7 @@ def _on_worker_init(environment: Any) -> None:
     def on_test_start(**_: Any) -> None:
         from edgeload.samplers import SamplingLoop, generator_sampler
 
+        _stay_with_one_master(environment, state)
         users.reset_context(environment)
         users.warm_up(environment)
         if state["sampling"] is not None:
@@ -540,6 +595,10 @@ def _on_worker_init(environment: Any) -> None:
 
     environment.events.test_start.add_listener(on_test_start)
     environment.events.test_stop.add_listener(on_test_stop)
+    # a worker already running when its master died never sees a new test_start
+    environment.events.report_to_master.add_listener(
+        lambda **_: _stay_with_one_master(environment, state)
+    )
 
 
 def quiet_locust(environment: Any) -> None:
