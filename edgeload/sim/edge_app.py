@@ -242,13 +242,14 @@ class EdgeApp:
         params = _validated(q)
         if isinstance(params, Response):
             return params  # 422: the front resends it to the cloud
-        bad = sorted(k for k in _EDGE_ONLY_PARAMS if k in q)
-        if bad:
+        if "metadata" in q or "image_query_id" in q or "inspection_id" in q:
             counters["rejected_4xx"] += 1
-            names = ", ".join(repr(k) for k in bad)
+            names = ", ".join(repr(k) for k in _EDGE_ONLY_PARAMS if k in q)
             return json_response({"detail": f"Invalid query parameters: {{{names}}}"}, 400)
 
-        info = await self._detector(worker, sdk_token, params["detector_id"])
+        info = self._cached_detector(worker, sdk_token, params["detector_id"])
+        if info is None:
+            info = await self._fetch_detector(worker, sdk_token, params["detector_id"])
         if info is None:
             counters["errors_5xx"] += 1
             return _SERVER_ERROR  # the SDK's NotFoundError
@@ -332,12 +333,9 @@ class EdgeApp:
         if not confident:
             activity.record(info.id, "below_threshold_iqs", class_index)
         mlb, oodd_mlb = self.cloud.binary_ids(info.id, outcome.model_version)
-        edge_result = {"confidence": confidence, "label": class_index, "text": None, "rois": None}
-        if mlb is not None:
-            edge_result["mlb_key"] = mlb
-            edge_result["oodd_mlb_key"] = oodd_mlb
         if not (return_edge or confident):
             activity.record(info.id, "escalations", class_index)
+            edge_result = _edge_result(confidence, class_index, mlb, oodd_mlb)
             return await self._escalate(
                 sdk_token, info, body, params, edge_result, threshold=threshold
             )
@@ -350,10 +348,12 @@ class EdgeApp:
                 if self.rng.random() < self.config.confident_audit_rate:
                     counters["audits"] += 1
                     activity.record(info.id, "audits")
+                    edge_result = _edge_result(confidence, class_index, mlb, oodd_mlb)
                     metadata = {"is_edge_audit": True, "edge_result": edge_result}
                     self._queue_escalation(info, body, params, threshold, metadata, iq_id)
             elif self._cooldown_over(worker, info.id, cfg):
                 activity.record(info.id, "escalations", class_index)
+                edge_result = _edge_result(confidence, class_index, mlb, oodd_mlb)
                 self._queue_escalation(
                     info, body, params, threshold, {"edge_result": edge_result}, iq_id
                 )
@@ -385,20 +385,27 @@ class EdgeApp:
         return False
 
     # -- detector data -----------------------------------------------------------------------
-    async def _detector(self, worker: Worker, token: str, detector_id: str) -> DetectorInfo | None:
+    def _cached_detector(self, worker: Worker, token: str, detector_id: str) -> DetectorInfo | None:
+        """The worker's cached detector data, or None when it has none yet."""
         cached = worker.detectors.get(detector_id)
         if cached is None:
-            det = await self.cloud_api.get_detector(token, detector_id)
-            if det is None:
-                return None
-            info = _info(det)
-            worker.detectors[detector_id] = _Cached(info, self.clock.now())
-            return info
+            return None
         # after the answer, the real app refreshes a cache entry older than the limit
         if not cached.refreshing and self.clock.now() - cached.fetched_at > self.detector_ttl:
             cached.refreshing = True
             self._spawn(self._refresh(cached, token, detector_id))
         return cached.info
+
+    async def _fetch_detector(
+        self, worker: Worker, token: str, detector_id: str
+    ) -> DetectorInfo | None:
+        """Ask the cloud (the first query of a detector on this worker); None: unknown."""
+        det = await self.cloud_api.get_detector(token, detector_id)
+        if det is None:
+            return None
+        info = _info(det)
+        worker.detectors[detector_id] = _Cached(info, self.clock.now())
+        return info
 
     async def _refresh(self, cached: _Cached, token: str, detector_id: str) -> None:
         try:
@@ -509,6 +516,15 @@ def _info(det: Any) -> DetectorInfo:
         confidence_threshold=float(det.confidence_threshold),
         class_names=tuple(det.class_names) if det.mode == "MULTI_CLASS" else (),
     )
+
+
+def _edge_result(confidence: float, label: int, mlb: str | None, oodd_mlb: str | None) -> dict:
+    """The inference result an escalation carries in its metadata (`edge_result`)."""
+    result: dict[str, Any] = {"confidence": confidence, "label": label, "text": None, "rois": None}
+    if mlb is not None:
+        result["mlb_key"] = mlb
+        result["oodd_mlb_key"] = oodd_mlb
+    return result
 
 
 def _class_index(info: DetectorInfo, result: dict) -> int:
