@@ -244,7 +244,7 @@ class EdgeApp:
             return params  # 422: the front resends it to the cloud
         if "metadata" in q or "image_query_id" in q or "inspection_id" in q:
             counters["rejected_4xx"] += 1
-            names = ", ".join(repr(k) for k in _EDGE_ONLY_PARAMS if k in q)
+            names = ", ".join(repr(k) for k in sorted(_EDGE_ONLY_PARAMS) if k in q)
             return json_response({"detail": f"Invalid query parameters: {{{names}}}"}, 400)
 
         info = self._cached_detector(worker, sdk_token, params["detector_id"])
