@@ -1,12 +1,15 @@
-"""The simulated Groundlight cloud: detectors, image queries, labels, training, model versions.
+"""The simulated Groundlight cloud's state: detectors, image queries, labels, training, models.
 
-A real edge box forwards everything but image queries and its own config to the cloud; the
-simulator serves those routes itself from this in-memory model. Training: once a detector has
-`training_labels` labels (profile `cloud` section) a training job starts and finishes
-`training_delay_s` simulated seconds later with a new model version; every further
-`training_labels` labels train again. The edge model updater picks new versions up through
-`latest_model()`. Confidence: an untrained model is never confident (<= 0.6); a trained one is
-as confident as the image is clear (see `answers.py`).
+Its HTTP API is `cloud_api.py` (on its own port, and behind the box's nginx fallback); this
+module is the in-memory model it serves from. Only cloud image queries are stored: an answer
+the edge gives itself is unknown here unless the edge escalates it (under the same id).
+
+Training: once a detector has `training_labels` labels (profile `cloud` section) a training job
+starts and finishes `training_delay_s` simulated seconds later with a new model version; every
+further `training_labels` labels train again. The edge model updater picks new versions up
+through `latest_model()`; a trained version has model binaries (`binary_ids`), a zero-shot one
+has none. Confidence: an untrained model is never confident (<= 0.6); a trained one is as
+confident as the image is clear (see `answers.py`).
 """
 
 from __future__ import annotations
