@@ -12,6 +12,7 @@ import http.client
 import io
 import json
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -301,6 +302,12 @@ def test_4_bad_requests_get_what_a_real_box_answers(sim):
     names = ast.literal_eval(detail.removeprefix("Invalid query parameters: "))
     assert names == {"metadata", "image_query_id"}
     assert "c2VjcmV0" not in detail and "iq_secret" not in detail
+    # nginx's client_max_body_size: 10 MiB
+    parts = urllib.parse.urlsplit(sim.url)
+    with socket.create_connection((parts.hostname, parts.port)) as raw:
+        head = f"POST {IQ}?detector_id={det} HTTP/1.1\r\nContent-Type: image/jpeg\r\n"
+        raw.sendall(f"{head}Content-Length: {10 * 1024 * 1024 + 1}\r\n\r\n".encode())
+        assert raw.recv(100).startswith(b"HTTP/1.1 413")
     # an invalid edge config is refused with a 422 that nginx, too, resends to the cloud
     headers = {"Content-Type": "application/json"}
     status, _, data = call(sim.url, "PUT", "/edge-config", b'{"detectors": 1}', headers)

@@ -38,6 +38,10 @@ def build_profile(profile: str | Path, overrides: dict | None) -> Profile:
     return load_profile(profile, overrides)
 
 
+# nginx.conf's client_max_body_size: larger requests to the box get 413
+NGINX_MAX_BODY = 10 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Urls:
     """Where the simulator listens: the box's edge port (nginx), its Kubernetes API server,
@@ -86,7 +90,7 @@ async def serve(
             raise UsageError("HTTPS needs both a certificate and its key")
         context = server_context(tls_cert, tls_key)
     servers = [
-        (HttpServer(front.handle), port, "--port"),
+        (HttpServer(front.handle, max_body=NGINX_MAX_BODY), port, "--port"),
         (HttpServer(KubernetesApi(runtime).handle), k8s_port, "--k8s-port"),
         (HttpServer(cloud_api.handle), cloud_port, "--cloud-port"),
     ]
