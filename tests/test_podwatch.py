@@ -293,7 +293,7 @@ def test_kubernetes_client_against_the_simulator_sees_inference_pods():
     from edgeload.sim import DEMO_TOKEN, SimulatedEndpoint
 
     with SimulatedEndpoint("fast-rollouts", time_scale=100) as sim:
-        access = connect_kubernetes(sim.url)
+        access = connect_kubernetes(sim.k8s_url)
         assert access.available
         watcher = PodWatcher(access, EndpointClock(100))
         watcher.start()

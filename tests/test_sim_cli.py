@@ -54,12 +54,16 @@ def test_port_in_use():
         taken.listen()
         port = taken.getsockname()[1]
         assert_one_line_error(run_cli("--port", str(port)), str(port))
+        # the Kubernetes API server's port, apart from the edge port
+        assert_one_line_error(run_cli("--port", "0", "--k8s-port", str(port)), "--k8s-port")
         with pytest.raises(UsageError, match=str(port)):
             SimulatedEndpoint(port=port).start()
 
 
 def test_bad_numbers():
     assert_one_line_error(run_cli("--port", "70000"), "--port")
+    assert_one_line_error(run_cli("--k8s-port", "-1"), "--k8s-port")
+    assert_one_line_error(run_cli("--cloud-port", "70000"), "--cloud-port")
     assert_one_line_error(run_cli("--time-scale", "0", "--port", "0"), "--time-scale")
 
 

@@ -20,7 +20,7 @@ def sim():
 @pytest.fixture(scope="module")
 def api_client(sim):
     cfg = client.Configuration()
-    cfg.host = sim.url
+    cfg.host = sim.k8s_url  # the API server has its own port, as on a real box
     with client.ApiClient(cfg) as api:
         yield api
 

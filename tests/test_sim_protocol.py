@@ -134,7 +134,9 @@ def test_sdk_binary_lifecycle(sim, gl):
         lambda: (q := gl.submit_image_query(det, YES_IMAGE, wait=0)).result.from_edge and q
     )
     assert edge.result.label.value == "YES"
-    assert edge.result.confidence >= 0.9 and edge.metadata == {"is_from_edge": True}
+    assert edge.result.confidence >= 0.9 and edge.metadata["is_from_edge"] is True
+    # a trained model has model files: the answer names its binaries, as a real box's does
+    assert set(edge.metadata["edge_result"]) == {"mlb_key", "oodd_mlb_key"}
     dark = gl.submit_image_query(det, NO_IMAGE)
     assert dark.result.from_edge is True and dark.result.label.value == "NO"
 
@@ -226,13 +228,14 @@ def test_image_query_validation(sim, det_id):
     status, _, body = post_iq(sim, f"detector_id={det_id}", ctype="application/json")
     assert (status, json.loads(body)) == (415, {"detail": "Request body must be image bytes"})
 
+    # the edge app's own 422s are resent by nginx to the cloud: its answer is what comes back
     status, _, body = post_iq(sim, "want_async=False")
-    assert status == 422 and json.loads(body)["detail"][0]["loc"] == ["query", "detector_id"]
+    assert status == 400 and list(json.loads(body)) == ["detector_id"]
 
     for bad in ("1.5", "-0.1", "abc"):
         status, _, body = post_iq(sim, f"detector_id={det_id}&confidence_threshold={bad}")
-        assert status == 422, bad
-        assert json.loads(body)["detail"][0]["loc"] == ["query", "confidence_threshold"]
+        assert status == 400, bad
+        assert list(json.loads(body)) == ["confidence_threshold"]
 
     for param in ("inspection_id=x", "metadata=e30%3D", "image_query_id=iq_1"):
         status, _, body = post_iq(sim, f"detector_id={det_id}&{param}")
@@ -247,18 +250,20 @@ def test_image_query_validation(sim, det_id):
 
 
 def test_token_check(sim, det_id):
+    # the edge route does not check tokens: none means the box's own; one the cloud refuses
+    # makes the edge app's call to the cloud fail (500). The cloud's own routes check (401).
     status, _, body = post_iq(sim, f"detector_id={det_id}", token=None)
-    assert status == 401 and "detail" in json.loads(body)
-    assert post_iq(sim, f"detector_id={det_id}", token="short")[0] == 401
-    assert post_iq(sim, f"detector_id={det_id}", token="x" * 19 + "-" + "y" * 10)[0] == 401
+    assert status == 200 and json.loads(body)["detector_id"] == det_id
+    assert post_iq(sim, f"detector_id={det_id}", token="short")[0] == 500
+    assert post_iq(sim, f"detector_id={det_id}", token="x" * 19 + "-" + "y" * 10)[0] == 500
     assert raw(sim, "GET", "/device-api/v1/me")[0] == 401
     assert raw(sim, "GET", "/device-api/v1/me", headers={"x-api-token": "A" * 20})[0] == 200
 
 
 def test_malformed_requests_do_not_stop_the_server(sim):
     host, port = urllib.parse.urlsplit(sim.url).netloc.split(":")
-    status, _, body = raw(sim, "GET", "/no/such/route")
-    assert (status, json.loads(body)) == (404, {"detail": "Not Found"})
+    status, _, body = raw(sim, "GET", "/no/such/route")  # the edge's 404 goes to the cloud
+    assert (status, json.loads(body)) == (404, {"detail": "Not found."})
     for junk in (
         b"GARBAGE\r\n\r\n",
         b"GET / HTTP/9.9\r\n\r\n",
@@ -313,8 +318,10 @@ def test_status_json_shapes(sim, gl):
     assert any("groundlight/gl-edge-inference@sha256:" in i for i in flat)
     pods = json.loads(metrics["k3s_stats"]["pod_statuses"])
     assert set(pods.values()) <= {"Pending", "Running", "Failed", "Succeeded", "Unknown"}
-    activity = json.loads(metrics["activity_metrics"]["detector_activity_previous_hour"])
-    assert activity[det.id]["hourly_total_iqs"] >= 1
+    # the activity of the previous hour (none yet: this one is still going)
+    activity_metrics = metrics["activity_metrics"]
+    assert activity_metrics["num_detectors_active_1h"] >= 1
+    assert isinstance(json.loads(activity_metrics["detector_activity_previous_hour"]), dict)
 
     resources = json.loads(raw(sim, "GET", "/status/resources.json")[2])
     assert set(resources) == {"system", "detectors"}

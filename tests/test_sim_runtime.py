@@ -679,11 +679,19 @@ def test_status_views_for_metrics_json() -> None:
     box.register_detector(DET[0], "COUNT")
     from edgeload.sim import status
 
-    assert status.detector_status(box)[DET[0]]["status"] == "initializing"
-    run(box, clock, 30)
-    details = status.detector_status(box)[DET[0]]
+    def details_now() -> dict:
+        return status.detector_details(box, {}, lambda d: {"query": "q", "mode": "COUNT"})
+
+    # listed once it has a Deployment (a real status monitor reads them from Kubernetes)
+    assert DET[0] not in details_now()
+    run(box, clock, 3)  # model downloaded, pods created, not Ready yet
+    assert details_now()[DET[0]]["status"] == "initializing"
+    run(box, clock, 27)
+    details = details_now()[DET[0]]
     assert details["status"] == "ready" and details["pipeline_config"] == "pipeline: v1\n"
-    assert details["deploy_time"].endswith("Z") and details["last_updated_time"]
+    # Python's isoformat of the times the Kubernetes client parsed
+    assert details["deploy_time"].endswith("+00:00") and details["last_updated_time"]
+    assert "edge_inference_config" not in details  # only for detectors in the edge config
     images = status.container_images(box)
     edge_pod = next(n for n in images if n.startswith("edge-endpoint-"))
     assert "@sha256:" in images[edge_pod]["edge-endpoint"]

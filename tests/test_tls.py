@@ -265,7 +265,7 @@ def test_memory_pressure_works_over_https_with_a_ca_bundle(sim, tmp_path):
     results = json.loads((only_run(tmp_path) / "scenario_results.json").read_text())
     assert results["status"] == "completed"
     # the Kubernetes client watched the simulator's pods over TLS
-    assert results["pods"]["source"] == sim.url and results["pods"]["pods"]
+    assert results["pods"]["source"] == sim.k8s_url and results["pods"]["pods"]
     assert_answers_over_tls(results)
 
 

@@ -22,6 +22,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--port", type=int, default=30101, help="port to listen on (0: any free port)"
     )
     parser.add_argument(
+        "--k8s-port",
+        type=int,
+        default=0,
+        help="port of the simulated Kubernetes API server, apart from the edge port as on a "
+        "real box (default 0: any free port; the address is printed)",
+    )
+    parser.add_argument(
+        "--cloud-port",
+        type=int,
+        default=0,
+        help="port of the simulated Groundlight cloud the box escalates and falls back to "
+        "(default 0: any free port; the address is printed)",
+    )
+    parser.add_argument(
         "--time-scale",
         type=float,
         default=None,
@@ -68,8 +82,11 @@ def run(args: argparse.Namespace) -> int:
                 desc = f"(invalid: {exc})"
             print(f"{name:24s} {desc}")
         return 0
-    if not 0 <= args.port <= 65535:
-        raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
+    for option in ("port", "k8s_port", "cloud_port"):
+        value = getattr(args, option)
+        if not 0 <= value <= 65535:
+            name = "--" + option.replace("_", "-")
+            raise UsageError(f"{name} must be between 0 and 65535, got {value}")
     if args.time_scale is not None and not args.time_scale > 0:
         raise UsageError(f"--time-scale must be > 0, got {args.time_scale}")
     profile = load_profile(args.profile)
@@ -79,9 +96,11 @@ def run(args: argparse.Namespace) -> int:
 
         cert, key = cached_certificate(args.host)
 
+    from edgeload.sim.serve import Urls
     from edgeload.sim.serve import run as serve_run
 
-    def ready(url: str, app: object) -> None:
+    def ready(urls: Urls) -> None:
+        url = urls.url
         scale = args.time_scale if args.time_scale is not None else profile.time_scale
         print(f"edgeload sim: serving on {url} (time scale {scale:g})", flush=True)
         print(f"edgeload sim: {_summary(profile)}", flush=True)
@@ -96,11 +115,19 @@ def run(args: argparse.Namespace) -> int:
                 f"--ca-bundle {cert} (or EDGELOAD_CA_BUNDLE), or set DISABLE_TLS_VERIFY=1",
                 flush=True,
             )
+        print(
+            f"edgeload sim: Kubernetes API (namespace edge, read-only) on {urls.k8s_url}: "
+            f"give scenarios --k8s {urls.k8s_url}",
+            flush=True,
+        )
+        print(f"edgeload sim: simulated Groundlight cloud on {urls.cloud_url}", flush=True)
 
     serve_run(
         profile,
         host=args.host,
         port=args.port,
+        k8s_port=args.k8s_port,
+        cloud_port=args.cloud_port,
         time_scale=args.time_scale,
         on_ready=ready,
         tls_cert=cert,

@@ -1,20 +1,26 @@
-"""The simulated Groundlight cloud: detectors, image queries, labels, training, model versions.
+"""The simulated Groundlight cloud's state: detectors, image queries, labels, training, models.
 
-A real edge box forwards everything but image queries and its own config to the cloud; the
-simulator serves those routes itself from this in-memory model. Training: once a detector has
-`training_labels` labels (profile `cloud` section) a training job starts and finishes
-`training_delay_s` simulated seconds later with a new model version; every further
-`training_labels` labels train again. The edge model updater picks new versions up through
-`latest_model()`. Confidence: an untrained model is never confident (<= 0.6); a trained one is
-as confident as the image is clear (see `answers.py`).
+Its HTTP API is `cloud_api.py` (on its own port, and behind the box's nginx fallback); this
+module is the in-memory model it serves from. Only cloud image queries are stored: an answer
+the edge gives itself is unknown here unless the edge escalates it (under the same id).
+
+Training: once a detector has `training_labels` labels (profile `cloud` section) a training job
+starts and finishes `training_delay_s` simulated seconds later with a new model version; every
+further `training_labels` labels train again. The edge model updater picks new versions up
+through `latest_model()`; a trained version has model binaries (`binary_ids`), a zero-shot one
+has none. Confidence: an untrained model is never confident (<= 0.6); a trained one is as
+confident as the image is clear (see `answers.py`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import math
 import os
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,9 +39,23 @@ MAX_IMAGE_QUERIES = 200_000
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
+_iso_second = [-1, ""]  # the last whole second formatted, and its text (the hot path's cache)
+
+
 def iso(ts: float) -> str:
     """UNIX seconds -> ISO-8601 UTC with microseconds and a Z, like the cloud."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    frac, whole = math.modf(ts)
+    micro = round(frac * 1e6)  # as datetime.fromtimestamp rounds
+    if ts < 0 or micro >= 1_000_000:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    second = int(whole)
+    if second != _iso_second[0]:
+        _iso_second[0] = second
+        _iso_second[1] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+    return f"{_iso_second[1]}{micro:06d}Z"
+
+
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_]{20}")
 
 
 def _b62(n: int, width: int) -> str:
@@ -52,9 +72,48 @@ class IdMaker:
     def __init__(self) -> None:
         self._random = _b62(int.from_bytes(os.urandom(8), "big"), 11)
         self._counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+        self._second = -1
+        self._head = ""
 
     def make(self, prefix: str) -> str:
-        return prefix + _b62(int(time.time()), 6) + self._random + _b62(next(self._counter), 10)
+        now = int(time.time())
+        if now != self._second:  # the time part changes once a second
+            self._second = now
+            self._head = _b62(now, 6) + self._random
+        return prefix + self._head + _b62(next(self._counter), 10)
+
+
+def _ksuid_of(text: str) -> str:
+    """A stable 27-character base-62 id derived from `text` (a model binary's KSUID)."""
+    return _b62(int.from_bytes(hashlib.sha256(text.encode()).digest()[:20], "big"), 27)
+
+
+def image_query_json(
+    det: Any,
+    iq_id: str,
+    created: str,
+    result: dict | None,
+    threshold: float,
+    patience: float,
+    metadata: dict | None,
+    done_processing: bool,
+) -> dict:
+    """An ImageQuery as the cloud and the edge app serialize it."""
+    return {
+        "metadata": metadata,
+        "id": iq_id,
+        "type": "image_query",
+        "created_at": created,
+        "query": det.query,
+        "detector_id": det.id,
+        "result_type": RESULT_TYPES[det.mode],
+        "result": result,
+        "patience_time": patience,
+        "confidence_threshold": threshold,
+        "rois": None,
+        "text": None,
+        "done_processing": done_processing,
+    }
 
 
 @dataclass
@@ -145,7 +204,8 @@ class Cloud:
         self.image_queries: dict[str, list] = {}
         self.ids = IdMaker()
         self.rng = rng or random.Random()
-        self.counters = {"escalations": 0, "labels": 0, "trainings": 0}
+        self.counters = {"image_queries": 0, "labels": 0, "trainings": 0}
+        self._binary_ids: dict[tuple[str, int | None], tuple[str | None, str | None]] = {}
 
     # -- detectors ---------------------------------------------------------------------------
     def create_detector(self, body: Any) -> dict:
@@ -325,18 +385,24 @@ class Cloud:
         return det.trained_version > 0 and version is not None and version >= det.trained_version
 
     def model_urls(self, detector_id: str) -> dict:
+        """fetch-model-urls: the pipeline configs, predictor metadata (JSON text) and, for a
+        trained model, its binaries; a zero-shot model has no binary."""
         det = self.get(detector_id)
         v = det.model_version
-        return {
+        primary, oodd = self.binary_ids(det.id, v)
+        out: dict[str, Any] = {
             "pipeline_config": det.pipeline_config,
-            "predictor_metadata": {"text_query": det.query, "mode": det.mode},
-            "model_binary_id": f"{det.id}-v{v}",
-            "model_binary_url": f"https://sim.invalid/models/{det.id}/{v}",
             "oodd_pipeline_config": "pipeline: oodd\n",
-            "oodd_model_binary_id": f"{det.id}-oodd-v{v}",
-            "oodd_model_binary_url": f"https://sim.invalid/models/{det.id}/oodd/{v}",
-            "model_version": v,
+            "predictor_metadata": json.dumps(
+                {"text_query": det.query, "mode": det.mode, "detector_name": det.name}
+            ),
         }
+        if primary is not None:
+            out["model_binary_id"] = primary
+            out["model_binary_url"] = f"https://sim.invalid/models/{det.id}/{v}"
+            out["oodd_model_binary_id"] = oodd
+            out["oodd_model_binary_url"] = f"https://sim.invalid/models/{det.id}/oodd/{v}"
+        return out
 
     # -- labels ------------------------------------------------------------------------------
     def add_label(self, body: Any) -> dict:
@@ -439,52 +505,68 @@ class Cloud:
         iq_id: str | None = None,
         pending_result: dict | None = None,
         ready_at: float = 0.0,
+        metadata: dict | None = None,
     ) -> dict:
-        """Build (and remember) an image query. A `pending_result` becomes visible at `ready_at`."""
-        iq_id = iq_id or self.ids.make("iq_")
+        """Create (and remember) a cloud image query. A `pending_result` becomes visible at
+        `ready_at`. Raises CloudError for an `iq_id` the cloud already has."""
+        if iq_id is None:
+            iq_id = self.ids.make("iq_")
+        elif iq_id in self.image_queries:
+            raise CloudError(
+                400, {"image_query_id": ["An image query with this id already exists."]}
+            )
         created = iso(self.clock.wall())
         store = self.image_queries
         if len(store) >= MAX_IMAGE_QUERIES:
             for old in list(itertools.islice(store, MAX_IMAGE_QUERIES // 10)):
                 del store[old]
-        store[iq_id] = [det.id, created, result, pending_result, ready_at, threshold, patience_time]
-        return self._iq_json(det, iq_id, created, result, threshold, patience_time)
+        store[iq_id] = [
+            det.id, created, result, pending_result, ready_at, threshold, patience_time, metadata
+        ]  # fmt: skip
+        self.counters["image_queries"] += 1
+        return image_query_json(
+            det, iq_id, created, result, threshold, patience_time, metadata, result is not None
+        )
 
     def get_image_query(self, iq_id: str) -> dict:
         record = self.image_queries.get(iq_id)
         if record is None:
             raise CloudError(404, {"detail": "Not found."})
-        det_id, created, result, pending, ready_at, threshold, patience = record
+        det_id, created, result, pending, ready_at, threshold, patience, metadata = record
         if result is None and pending is not None and self.clock.now() >= ready_at:
             record[2] = result = pending
         det = self.get(det_id)
-        return self._iq_json(det, iq_id, created, result, threshold, patience)
+        return image_query_json(
+            det, iq_id, created, result, threshold, patience, metadata, result is not None
+        )
 
+    # -- credentials and model files ---------------------------------------------------------
     @staticmethod
-    def _iq_json(
-        det: CloudDetector,
-        iq_id: str,
-        created: str,
-        result: dict | None,
-        threshold: float,
-        patience: float,
-    ) -> dict:
-        edge = bool(result and result.get("from_edge"))
-        return {
-            "metadata": {"is_from_edge": True} if edge else None,
-            "id": iq_id,
-            "type": "image_query",
-            "created_at": created,
-            "query": det.query,
-            "detector_id": det.id,
-            "result_type": RESULT_TYPES[det.mode],
-            "result": result,
-            "patience_time": patience,
-            "confidence_threshold": threshold,
-            "rois": None,
-            "text": None,
-            "done_processing": result is not None,
-        }
+    def token_problem(token: str | None) -> tuple[int, dict] | None:
+        """Why the cloud refuses an API token (status, body), or None: it accepts any token
+        with the 20 leading [A-Za-z0-9_] characters the SDK requires."""
+        if not token:
+            return 401, {"detail": "Authentication credentials were not provided."}
+        if not _TOKEN_RE.match(token):
+            return 401, {"detail": "Invalid API token."}
+        return None
+
+    def binary_ids(self, detector_id: str, version: int | None) -> tuple[str | None, str | None]:
+        """(primary, OODD) model binary ids of a model version: the KSUIDs an edge writes to
+        model_id.txt. A version with no trained binary (a zero-shot pipeline) has none."""
+        key = (detector_id, version)
+        ids = self._binary_ids.get(key)
+        if ids is None:
+            det = self.detectors.get(detector_id)
+            if det is None or not self.is_trained(det, version):
+                ids = (None, None)
+            else:
+                ids = (
+                    _ksuid_of(f"{detector_id}/{version}"),
+                    _ksuid_of(f"{detector_id}/oodd/{version}"),
+                )
+            self._binary_ids[key] = ids
+        return ids
 
     def state(self) -> dict:
         return {

@@ -34,9 +34,11 @@ _REASONS = {s.value: s.phrase for s in HTTPStatus}
 class Request:
     """One parsed request. Header names are lower-case; `query` is parsed on first use."""
 
-    __slots__ = ("method", "target", "path", "query_string", "headers", "body", "_query")
+    __slots__ = ("method", "target", "path", "query_string", "headers", "body", "conn", "_query")
 
-    def __init__(self, method: str, target: str, headers: dict[str, str], body: bytes) -> None:
+    def __init__(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, conn: int = 0
+    ) -> None:
         self.method = method
         self.target = target
         path, _, qs = target.partition("?")
@@ -44,6 +46,9 @@ class Request:
         self.query_string = qs
         self.headers = headers
         self.body = body
+        # the number of the connection it came on (in accept order): a multi-process server
+        # hands each connection to one of its workers
+        self.conn = conn
         self._query: dict[str, str] | None = None
 
     @property
@@ -145,6 +150,7 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, server: HttpServer) -> None:
         self.server = server
+        self.index = server.next_connection_index()
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.pending: collections.deque[Request | Response] = collections.deque()
@@ -214,7 +220,7 @@ class _Connection(asyncio.Protocol):
             if length:
                 del buf[:length]
             self.partial = None
-            self.pending.append(Request(method, target, headers, body))
+            self.pending.append(Request(method, target, headers, body, self.index))
             self._ensure_worker()
             if len(self.pending) >= MAX_PIPELINED and self.reading:
                 self.reading = False
@@ -345,6 +351,11 @@ class HttpServer:
         self.max_body = max_body
         self.connections: set[_Connection] = set()
         self._server: asyncio.base_events.Server | None = None
+        self._accepted = 0
+
+    def next_connection_index(self) -> int:
+        self._accepted += 1
+        return self._accepted
 
     async def start(self, host: str, port: int, ssl: object | None = None) -> int:
         loop = asyncio.get_running_loop()

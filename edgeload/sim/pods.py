@@ -709,9 +709,11 @@ class EdgeBox:
 
     def enqueue(self, detector_id: str, n_pixels: int, waiter: Waiter) -> bool:
         """Wait for a slot: `waiter(slot)` is called later (or `waiter("failed")` when the pods
-        die). Returns False (not queued) when the queue is at its limit: overloaded."""
+        die). Returns False (not queued) when a profile's queue limit is reached (overloaded;
+        the real edge app has no limit)."""
         det = self.detectors[detector_id]
-        if len(det.queue) >= self.profile.service.queue_limit:
+        limit = self.profile.service.queue_limit
+        if limit is not None and len(det.queue) >= limit:
             return False
         det.queue.append((n_pixels, waiter))
         self.dispatch(detector_id)

@@ -1,6 +1,6 @@
 """`SimulatedEndpoint`: the simulator in its own subprocess, controlled from Python.
 
-The child is `python -m edgeload.sim`; it binds the port (0 = a free one), prints its URL on
+The child is `python -m edgeload.sim`; it binds its ports (0 = a free one), prints its URLs on
 stdout and serves until stopped. Running it in a subprocess keeps it off the caller's event
 loop and GIL, and works the same from a gevent-patched process (Locust, pytest here) and a
 plain one. The child also exits on its own when this process dies (its stdin pipe closes).
@@ -44,16 +44,22 @@ class SimulatedEndpoint:
         port: int = 0,
         overrides: dict | None = None,
         tls: bool = False,
+        k8s_port: int = 0,
+        cloud_port: int = 0,
         start_timeout_s: float = 30.0,
     ) -> None:
         self.tls = bool(tls)
+        self.k8s_port = k8s_port
+        self.cloud_port = cloud_port
         self.profile = str(profile)
         self.time_scale = time_scale
         self.host = host
         self.port = port
         self.overrides = overrides
         self.start_timeout_s = start_timeout_s
-        self.url = ""
+        self.url = ""  # the box's edge port (what GROUNDLIGHT_ENDPOINT names)
+        self.k8s_url = ""  # its Kubernetes API server, on a port of its own
+        self.cloud_url = ""  # the simulated cloud the box falls back and escalates to
         self.token = DEMO_TOKEN
         # with tls=True: the self-signed certificate (its own CA), the file a client verifies
         # the simulator with (`--ca-bundle`, `EDGELOAD_CA_BUNDLE`); removed by stop()
@@ -78,6 +84,10 @@ class SimulatedEndpoint:
             self.host,
             "--port",
             str(self.port),
+            "--k8s-port",
+            str(self.k8s_port),
+            "--cloud-port",
+            str(self.cloud_port),
             "--time-scale",
             repr(float(self.time_scale)),
             "--exit-on-stdin-eof",
@@ -100,7 +110,7 @@ class SimulatedEndpoint:
             close_fds=True,
         )
         try:
-            self.url = self._read_ready_line()
+            self.url, self.k8s_url, self.cloud_url = self._read_ready_line()
             self._wait_answering()
         except BaseException:
             self.stop()
@@ -129,7 +139,7 @@ class SimulatedEndpoint:
         if tls_dir is not None:
             shutil.rmtree(tls_dir, ignore_errors=True)
 
-    def _read_ready_line(self) -> str:
+    def _read_ready_line(self) -> tuple[str, str, str]:
         assert self._proc is not None and self._proc.stdout is not None
         deadline = time.monotonic() + self.start_timeout_s
         fd = self._proc.stdout.fileno()
@@ -143,8 +153,9 @@ class SimulatedEndpoint:
                 buf += chunk
                 if b"\n" in buf:
                     line = buf.split(b"\n", 1)[0].decode(errors="replace")
-                    if line.startswith(READY_PREFIX):
-                        return line[len(READY_PREFIX) :].strip()
+                    urls = line[len(READY_PREFIX) :].split()
+                    if line.startswith(READY_PREFIX) and len(urls) == 3:
+                        return urls[0], urls[1], urls[2]
                     break
             elif self._proc.poll() is not None:
                 break

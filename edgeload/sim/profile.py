@@ -117,7 +117,14 @@ class ServiceSpec:
     edge_app_workers: int = _f(8, above=0)
     edge_app_worker_concurrency: int = _f(16, above=0)
     edge_app_overhead_ms: float = _f(1.5)
-    queue_limit: int = _f(32)
+    # requests waiting for one detector's pods before the rest get 503 "overloaded"; None: no
+    # limit, as in the real edge app (requests queue). A number is simulator-only behaviour.
+    queue_limit: int | None = _f(None)
+    # each edge-app worker caches an inference pod's readiness this long (the real app's TTL)
+    readiness_cache_s: float = _f(5.0)
+    # each edge-app worker refreshes its cached detector data (threshold, query) in the
+    # background once it is older than this
+    detector_cache_s: float = _f(60.0)
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,18 @@ class FaultsSpec:
 
 
 @dataclass(frozen=True)
+class StatusSpec:
+    # False: the status monitor runs outside a Kubernetes cluster (resources.json answers
+    # {"error": ...}, metrics.json's cluster fields are errors)
+    in_cluster: bool = True
+    # INFERENCE_FLAVOR of the status monitor: "auto" (gpu with a GPU, else cpu), any text, or
+    # None (the variable unset: metrics.json says null)
+    inference_flavor: str | None = "auto"
+    # metrics.json measures CPU for this long before answering (psutil, interval 1 s)
+    metrics_delay_s: float = _f(1.0)
+
+
+@dataclass(frozen=True)
 class EndpointSpec:
     up_after_s: float = _f(0.0)
 
@@ -180,6 +199,7 @@ class Profile:
     cloud: CloudSpec = CloudSpec()
     updater: UpdaterSpec = UpdaterSpec()
     faults: FaultsSpec = FaultsSpec()
+    status: StatusSpec = StatusSpec()
     endpoint: EndpointSpec = EndpointSpec()
     source: str = ""  # the file it was loaded from ("" for the built-in defaults)
 

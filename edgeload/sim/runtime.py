@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -44,9 +44,9 @@ _PRECISE_WAKE_MARGIN_S = 0.0015
 class InferenceOutcome:
     """What one inference call on the box came to.
 
-    status: "ok" (edge answer), "no_pod" (no Ready inference pod for the detector: the route
-    escalates or answers 503), "failed" (switch-over error window, or the serving pod died: the
-    route answers a plain-text 500), "overloaded" (the detector's queue is full: 503).
+    status: "ok" (edge answer), "no_pod" (no Ready inference pod for the detector), "failed"
+    (switch-over error window, or the serving pod died), "overloaded" (a profile's
+    `queue_limit` is reached; the real edge app has none).
     latency_s: simulated seconds spent inside `infer` (edge-app overhead, queueing, service).
     model_version / pipeline_config: of the pod that answered (None unless ok).
     """
@@ -157,7 +157,8 @@ class EdgeRuntime:
 
     async def infer(self, detector_id: str, mode: str, n_pixels: int) -> InferenceOutcome:
         """Run one inference for a detector on its pods: wait for a worker slot (FIFO, up to
-        `queue_limit` waiting), then the service time. Registers an unknown detector."""
+        a profile's `queue_limit` waiting), then the service time. Registers an unknown
+        detector."""
         box = self.box
         t0 = self.clock.now()
         box.register_detector(detector_id, mode)
@@ -204,6 +205,12 @@ class EdgeRuntime:
 
     # ------------------------------------------------------------------ views
 
+    def is_ready(self, detector_id: str) -> bool:
+        """Whether the detector's inference pods answer their readiness probe now (as of the
+        last tick)."""
+        box = self.box
+        return detector_id in box.detectors and box.readiness(detector_id)
+
     def readiness(self, detector_ids: Iterable[str]) -> dict[str, bool]:
         """{detector_id: ready} (unknown detectors are not ready)."""
         self.tick()
@@ -218,10 +225,14 @@ class EdgeRuntime:
         self.tick()
         return status.resources_json(self.box)
 
-    def detector_status(self) -> dict[str, dict[str, Any]]:
-        """{det: {status, pipeline_config, model_version, mode, deploy_time, last_updated_time}}."""
+    def detector_details(
+        self,
+        configs: dict[str, dict[str, Any] | None],
+        describe: Callable[[str], dict[str, Any] | None],
+    ) -> dict[str, dict[str, Any]]:
+        """metrics.json `detector_details` (see `status.detector_details`)."""
         self.tick()
-        return status.detector_status(self.box)
+        return status.detector_details(self.box, configs, describe)
 
     def container_images(self) -> dict[str, dict[str, str]]:
         self.tick()

@@ -22,6 +22,7 @@ busy; this is the occupancy a load test wants to compare with throughput.)
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from edgeload.sim.k8s import (
@@ -29,8 +30,10 @@ from edgeload.sim.k8s import (
     EDGE_IMAGE,
     INFERENCE_CONTAINER,
     INFERENCE_IMAGE,
+    deployment_json,
+    edge_pod_json,
     image_digest,
-    iso,
+    pod_json,
 )
 from edgeload.sim.pods import EdgeBox
 
@@ -215,26 +218,165 @@ def _uuid(text: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-def detector_status(box: EdgeBox) -> dict[str, dict[str, Any]]:
-    """Per detector: status, pipeline_config (YAML text), deploy_time, last_updated_time
-    (for metrics.json `detector_details`; the caller adds mode, query, name, edge config)."""
-    out = {}
-    for det_id, det in box.detectors.items():
-        out[det_id] = {
-            "status": det.status,
-            "pipeline_config": det.pipeline_config,
-            "model_version": det.model_version,
-            "mode": det.mode,
-            "deploy_time": iso(det.deploy_time),
-            "last_updated_time": iso(det.last_updated_time),
-        }
+def detector_details(
+    box: EdgeBox,
+    configs: dict[str, dict[str, Any] | None],
+    describe: Callable[[str], dict[str, Any] | None],
+) -> dict[str, dict[str, Any]]:
+    """metrics.json `detector_details`, derived as the real status monitor does: from the
+    Kubernetes objects (a detector is listed once it has a primary Deployment), with
+    pipeline config and predictor metadata from the model files of the deployed version.
+
+    `configs`: detector id -> its edge inference config (listed detectors only);
+    `describe(detector_id)` -> {"query", "mode", "detector_name"} (the predictor metadata)."""
+    pods = [edge_pod_json(box)] + [pod_json(box, p) for p in box.pods.values()]
+    by_detector: dict[str, list[dict]] = {}
+    for pod in pods:
+        notes = pod["metadata"].get("annotations") or {}
+        det_id = notes.get("groundlight.dev/detector-id")
+        if det_id and notes.get("groundlight.dev/model-name") == f"{det_id}/primary":
+            by_detector.setdefault(det_id, []).append(pod)
+    out: dict[str, dict[str, Any]] = {}
+    for dep_obj in box.deployments.values():
+        if dep_obj.role != "primary":
+            continue
+        dep = deployment_json(box, dep_obj)
+        det_id = dep_obj.detector_id
+        det_pods = by_detector.get(det_id, [])
+        status, status_detail = derive_status(dep, det_pods)
+        details: dict[str, Any] = {"status": status}
+        details["deploy_time"] = _k8s_isoformat(dep["metadata"]["creationTimestamp"])
+        if status_detail:
+            details["status_detail"] = status_detail
+        ready = [p for p in det_pods if _pod_is_ready(p)]
+        ready_pod = max(ready, key=lambda p: p["metadata"]["creationTimestamp"], default=None)
+        version = None
+        if ready_pod is not None:
+            version = ready_pod["metadata"]["annotations"].get("groundlight.dev/model-version")
+        if version is None:
+            version = dep["spec"]["template"]["metadata"]["annotations"].get(
+                "groundlight.dev/model-version"
+            )
+        config = _pipeline_config_of(box, det_id, version)
+        if config is not None:
+            info = describe(det_id) or {}
+            details["query"] = info.get("query")
+            details["mode"] = info.get("mode")
+            details["detector_name"] = info.get("detector_name")
+            details["pipeline_config"] = config
+            if ready_pod is not None:
+                since = _ready_since(ready_pod)
+                details["last_updated_time"] = _k8s_isoformat(since) if since else None
+        cfg = configs.get(det_id)
+        if cfg:
+            details["edge_inference_config"] = {
+                key: cfg[key]
+                for key in (
+                    "enabled",
+                    "always_return_edge_prediction",
+                    "disable_cloud_escalation",
+                    "min_time_between_escalations",
+                )
+            }
+        out[det_id] = details
     return out
 
 
+def _pipeline_config_of(box: EdgeBox, detector_id: str, version: str | None) -> str | None:
+    """The pipeline config in the model files of a version (what the updater downloaded)."""
+    if version is None or not version.isdigit():
+        return None
+    for pod in box.pods.values():
+        if pod.detector_id == detector_id and pod.model_version == int(version):
+            return pod.pipeline_config
+    for dep in box.deployments.values():
+        if dep.detector_id == detector_id and dep.model_version == int(version):
+            return dep.pipeline_config
+    return None
+
+
+def derive_status(deployment: dict, pods: list[dict]) -> tuple[str, str | None]:
+    """(status, detail) of a detector from its primary Deployment and pods, by the real status
+    monitor's rules: ready, updating, update_failed, initializing or error."""
+    desired = deployment["spec"].get("replicas") or 1
+    status = deployment.get("status") or {}
+    available = status.get("availableReplicas") or 0
+    updated = status.get("updatedReplicas") or 0
+    total = status.get("replicas") or 0
+    if available >= 1:
+        if total <= desired and updated >= desired:
+            return "ready", None
+        not_ready = [p for p in pods if not _pod_is_ready(p)]
+        if any(_pod_is_progressing(p) for p in not_ready):
+            return "updating", None
+        if not_ready:
+            return "update_failed", _waiting_reason(_newest(not_ready))
+        return "ready", None
+    newest = _newest(pods)
+    if newest is None or _pod_is_progressing(newest):
+        return "initializing", None
+    return "error", _waiting_reason(newest)
+
+
+def _pod_is_ready(pod: dict) -> bool:
+    status = pod.get("status") or {}
+    if status.get("phase") != "Running":
+        return False
+    conditions = status.get("conditions") or []
+    if not any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+        return False
+    return any(
+        c["name"] == INFERENCE_CONTAINER and c.get("ready")
+        for c in status.get("containerStatuses") or []
+    )
+
+
+def _pod_is_progressing(pod: dict) -> bool:
+    status = pod.get("status") or {}
+    for c in status.get("containerStatuses") or []:
+        state = c.get("state") or {}
+        if state.get("waiting"):
+            return state["waiting"].get("reason") in ("ContainerCreating", "PodInitializing")
+        if state.get("running") and not c.get("ready"):
+            return True
+    return status.get("phase") == "Pending"
+
+
+def _waiting_reason(pod: dict | None) -> str | None:
+    for c in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+        waiting = (c.get("state") or {}).get("waiting")
+        if waiting and waiting.get("reason"):
+            return waiting["reason"]
+    return None
+
+
+def _newest(pods: list[dict]) -> dict | None:
+    return max(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "", default=None)
+
+
+def _ready_since(pod: dict) -> str | None:
+    for c in pod["status"].get("conditions") or []:
+        if c["type"] == "Ready" and c["status"] == "True":
+            return c.get("lastTransitionTime")
+    return None
+
+
+def _k8s_isoformat(stamp: str | None) -> str | None:
+    """A Kubernetes timestamp as Python writes the datetime the client parsed from it."""
+    if not stamp:
+        return None
+    return stamp[:-1] + "+00:00" if stamp.endswith("Z") else stamp
+
+
 def container_images(box: EdgeBox) -> dict[str, dict[str, str]]:
-    """metrics.json k3s_stats.container_images: {pod: {container: image@sha256:...}}."""
+    """metrics.json k3s_stats.container_images: {pod: {container: image@sha256:...}}.
+
+    Raises TypeError, as the real status monitor's loop does, while a pod has no container
+    statuses yet (Pending, not scheduled): metrics.json then carries {"error": ...}."""
     images = {box.edge_pod_name: {c: image_digest(EDGE_IMAGE) for c in EDGE_CONTAINERS}}
     for pod in box.pods.values():
+        if pod.scheduled_at is None:
+            raise TypeError("'NoneType' object is not iterable")
         images[pod.name] = {INFERENCE_CONTAINER: image_digest(INFERENCE_IMAGE)}
     return images
 

@@ -275,6 +275,23 @@ def _check_options(opts: ScenarioOptions) -> None:
         raise UsageError(f"--k8s must be auto, off or a URL (http://...), got {k8s!r}")
 
 
+def _simulator_k8s_url(target: Any) -> str | None:
+    """Where a simulator serves its Kubernetes API (a port of its own, as on a real box): as
+    the embedded simulator says, else as its admin API says (`k8s_url` of /_sim/state)."""
+    import json
+    import urllib.request
+
+    url = getattr(getattr(target, "sim", None), "k8s_url", None)
+    if not url:
+        try:
+            request = urllib.request.Request(target.root_url + "/_sim/state")
+            with urllib.request.urlopen(request, timeout=2.0, context=target.ssl_context()) as r:
+                url = json.loads(r.read()).get("k8s_url")
+        except (OSError, ValueError, AttributeError):
+            return None
+    return url if isinstance(url, str) and url else None
+
+
 def _run(
     opts: ScenarioOptions,
     target: Any,
@@ -323,7 +340,7 @@ def _run(
     # 2. watchers: pods, resources, status page
     state.k8s = podwatch.connect_kubernetes(
         opts.k8s,
-        simulator_url=target.root_url if is_sim else None,
+        simulator_url=_simulator_k8s_url(target) if is_sim else None,
         verify_tls=target.verify_tls,
         ca_bundle=target.ca_bundle,
     )

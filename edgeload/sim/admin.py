@@ -1,0 +1,110 @@
+"""The simulator's own admin API under /_sim/ on the edge port (no real box has it).
+
+GET /_sim/health, GET /_sim/state (detectors, pods, versions, counters, where the Kubernetes API
+and the cloud listen), GET|POST /_sim/faults, POST /_sim/new-model, POST /_sim/down. Never
+faulted, so a test can always reach it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgeload.sim.cloud import CloudError
+from edgeload.sim.faults import FaultError
+from edgeload.sim.http import Request, Response, json_response
+
+_NOT_FOUND = Response(404, b'{"detail":"Not Found"}')
+
+
+class Admin:
+    """`await admin.handle(request)` for paths under /_sim/."""
+
+    def __init__(
+        self, profile: Any, clock: Any, runtime: Any, cloud_api: Any, faults: Any, edge: Any
+    ) -> None:
+        self.profile = profile
+        self.clock = clock
+        self.runtime = runtime
+        self.cloud_api = cloud_api
+        self.faults = faults
+        self.edge = edge
+        self.urls = {"url": "", "k8s_url": "", "cloud_url": ""}  # set once the servers listen
+        self._routes = {
+            ("GET", "/_sim/health"): self._health,
+            ("GET", "/_sim/state"): self._state,
+            ("GET", "/_sim/faults"): self._get_faults,
+            ("POST", "/_sim/faults"): self._set_faults,
+            ("POST", "/_sim/new-model"): self._new_model,
+            ("POST", "/_sim/down"): self._down,
+        }
+
+    async def handle(self, req: Request) -> Response:
+        handler = self._routes.get((req.method, req.path))
+        if handler is None:
+            return _NOT_FOUND
+        return await handler(req)
+
+    async def _health(self, req: Request) -> Response:
+        up = not self.faults.is_down(self.clock.now())
+        return json_response({"ok": True, "up": up, **self.urls})
+
+    async def _state(self, req: Request) -> Response:
+        return json_response(self.state())
+
+    def state(self) -> dict[str, Any]:
+        now = self.clock.now()
+        runtime_state = self.runtime.state()
+        cloud = self.cloud_api.cloud.state()
+        cloud["api"] = dict(self.cloud_api.counters)
+        return {
+            "profile": getattr(self.profile, "name", None),
+            "time_scale": self.clock.time_scale,
+            "sim_time_s": now,
+            **self.urls,
+            **self.edge.state(),
+            "faults": self.faults.describe(now),
+            "cloud": cloud,
+            **runtime_state,
+        }
+
+    async def _get_faults(self, req: Request) -> Response:
+        return json_response(self.faults.describe(self.clock.now()))
+
+    async def _set_faults(self, req: Request) -> Response:
+        try:
+            knobs = _json_object(req)
+            return json_response(self.faults.configure(self.clock.now(), **knobs))
+        except FaultError as exc:
+            return json_response({"detail": str(exc)}, 400)
+
+    async def _new_model(self, req: Request) -> Response:
+        try:
+            det_id = _json_object(req).get("detector_id")
+            if not isinstance(det_id, str):
+                return json_response({"detail": 'expected {"detector_id": "det_..."}'}, 400)
+            version, config = self.cloud_api.cloud.new_model(det_id)
+        except FaultError as exc:
+            return json_response({"detail": str(exc)}, 400)
+        except CloudError as exc:
+            body = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail}
+            return json_response(body, exc.status)
+        return json_response(
+            {"detector_id": det_id, "model_version": version, "pipeline_config": config}
+        )
+
+    async def _down(self, req: Request) -> Response:
+        try:
+            seconds = _json_object(req).get("seconds")
+            return json_response(self.faults.configure(self.clock.now(), down_for_s=seconds))
+        except FaultError as exc:
+            return json_response({"detail": str(exc)}, 400)
+
+
+def _json_object(req: Request) -> dict:
+    try:
+        body = req.json()
+    except ValueError:
+        raise FaultError("expected a JSON object") from None
+    if not isinstance(body, dict):
+        raise FaultError("expected a JSON object")
+    return body
