@@ -314,15 +314,15 @@ SIM_PROFILE = Option(
     "--sim-profile",
     TEXT,
     "demo",
-    "simulator profile (a name from `edgeload sim --list-profiles`, or a YAML file), used "
-    "when GROUNDLIGHT_ENDPOINT is not set",
+    "simulator profile: a name from `edgeload sim --list-profiles` or a YAML file (a scenario "
+    "starts the simulator only when GROUNDLIGHT_ENDPOINT is not set)",
 )
 SIM_TIME_SCALE = Option(
     "--sim-time-scale",
     FLOAT,
     1.0,
-    "simulator speed-up when GROUNDLIGHT_ENDPOINT is not set (>1 runs simulated minutes in "
-    "seconds; reported times stay in simulated seconds)",
+    "simulator speed-up: >1 runs simulated minutes in seconds; reported times stay in "
+    "simulated seconds",
     above=0,
     maximum=10_000,
     aliases=("--time-scale",),

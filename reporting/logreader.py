@@ -369,9 +369,17 @@ class _RecordReader:
         try:
             t = np.asarray(record["t"], dtype=np.float64)
             latency = np.asarray(record["latency_ms"], dtype=np.float64)
-            ok = np.asarray(record["ok"], dtype=bool)
+            ok_raw = np.asarray(record["ok"])
+            if ok_raw.ndim != 1 or ok_raw.dtype.kind not in "bi":  # 1/0, never "yes"
+                raise TypeError("ok")
+            ok = ok_raw.astype(bool)
             intended_raw = record.get("intended")
             errors = record.get("error")
+            if errors is not None and (
+                not isinstance(errors, list)
+                or not all(e is None or isinstance(e, str) for e in errors)
+            ):
+                raise TypeError("error")
             step_list = record["step"]
             client_list = record["clients"]
             # A batch nearly always belongs to one step: then skip building arrays.

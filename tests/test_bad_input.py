@@ -95,7 +95,7 @@ CASES = [
         ["speed"],
     ),
     Case("sim bad port", ["sim", "--port", "70000"], ["--port"]),
-    Case("sim zero time scale", ["sim", "--port", "0", "--time-scale", "0"], ["--time-scale"]),
+    Case("sim zero time scale", ["sim", "--port", "0", "--time-scale", "0"], ["time-scale"]),
     # -- environment variables
     Case("endpoint not a URL scheme", TP, ["http://"], real("ftp://edge:30101")),
     Case("endpoint empty", FPS, ["GROUNDLIGHT_ENDPOINT", "empty"], real("  ")),
@@ -165,7 +165,54 @@ CASES = [
     Case("report not JSON", ["report", "{files}/not-json"], ["line 1"]),
     Case("report unknown schema", ["report", "{files}/future"], ["schema_version"]),
     Case("report not an edgeload log", ["report", "{files}/foreign"], ["not an edgeload log"]),
+    # -- numbers that are not numbers, products that overflow, contradictions (issue 11)
+    Case("throughput infinite step", TP + ["--time-between-ramp", "inf"], ["finite"]),
+    Case("throughput NaN rate", TP + ["--requests-per-second", "nan"], ["finite"]),
+    Case("throughput infinite time scale", TP + ["--sim-time-scale", "inf"], ["--sim-time-scale"]),
+    Case("throughput huge rate", TP + ["--requests-per-second", "1e308"], ["at most"]),
+    Case(
+        "throughput rate x clients overflow",
+        TP + ["--requests-per-second", "90000", "--max-clients", "100000"],
+        ["10,000,000"],
+    ),
+    Case(
+        "throughput two load models",
+        TP + ["--arrival-rate", "10", "--requests-per-second", "5"],
+        ["--arrival-rate", "one of them"],
+    ),
+    Case("throughput empty detector ids", TP + ["--detector-id", ",,,"], ["--detector-id"]),
+    Case("throughput 1000 processes", TP + ["--processes", "1000"], ["--processes", "CPUs"]),
+    Case("throughput unwritable output", TP + ["--output-dir", "/proc/edgeload"], ["writ"]),
+    Case("throughput bad gate", TP + ["--fail-if", "latency_p95_ms>"], ["--fail-if"]),
+    Case("throughput gate on no metric", TP + ["--fail-if", "speed>1"], ["speed"]),
+    Case("throughput bad SLO", TP + ["--latency-slo", "p95"], ["--latency-slo"]),
+    Case("sim infinite time scale", ["sim", "--port", "0", "--time-scale", "inf"], ["finite"]),
+    Case("sim bad admin port", ["sim", "--k8s-port", "-1"], ["--k8s-port"]),
+    Case("report ok column of words", ["report", "{files}/ok-words"], ["line 2", "wrong type"]),
+    Case("report error column of numbers", ["report", "{files}/error-ints"], ["line 2"]),
+    Case("report deeply nested line", ["report", "{files}/nested"], ["line 2"]),
+    Case("locust arguments to report", ["report", "{files}/empty", "--", "--html", "x"], ["--"]),
 ]
+
+
+_END = json.dumps({"type": "end", "t": 3.0, "status": "completed", "reason": ""}) + "\n"
+
+
+def _log_with_requests(**columns) -> str:
+    """A log whose second line is a requests batch with these (bad) columns; without
+    columns, only the header."""
+    header = {
+        "type": "header",
+        "schema_version": runlog.SCHEMA_VERSION,
+        "scenario": "throughput",
+        "inputs": {},
+        "metadata": {},
+    }
+    if not columns:
+        return json.dumps(header) + "\n"
+    batch = {"type": "requests", "n": 2, "t": [1.0, 2.0], "latency_ms": [1, 2], "ok": [1, 1]}
+    batch |= {"status": [200, 200], "detector": ["d", "d"], "clients": [1, 1], "step": [0, 0]}
+    return json.dumps(header) + "\n" + json.dumps(batch | columns) + "\n" + _END
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +245,9 @@ def files(tmp_path_factory) -> Path:
         "not-json": "this is not JSON\n",
         "future": json.dumps({"type": runlog.HEADER, "schema_version": 999}) + "\n",
         "foreign": json.dumps({"level": "info", "msg": "some other tool"}) + "\n",
+        "ok-words": _log_with_requests(ok="yes"),
+        "error-ints": _log_with_requests(ok=[0, 0], error=[5, {"x": 1}]),
+        "nested": _log_with_requests() + "[" * 100_000 + "]" * 100_000 + "\n" + _END,
     }.items():
         (d / name).mkdir()
         (d / name / runlog.LOG_FILENAME).write_text(text)

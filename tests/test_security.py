@@ -298,3 +298,57 @@ def test_the_locustfiles_refuse_the_groundlight_cloud(locustfile, tmp_path):
     assert "Traceback" not in proc.stderr
     assert not find_canary(proc.stdout + proc.stderr)
     assert time.monotonic() - started < 60
+
+
+# -- the simulator's admin API beyond loopback ----------------------------------------------
+
+
+def _admin_call(url: str, token: str | None) -> int:
+    request = urllib.request.Request(url + "/_sim/faults", data=b'{"down_for_s": 5}', method="POST")
+    request.add_header("Content-Type", "application/json")
+    if token is not None:
+        request.add_header("x-edgeload-admin-token", token)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return exc.code
+
+
+def test_sim_beyond_loopback_says_what_it_exposes_and_guards_its_admin_api(workdir):
+    command = [sys.executable, "-m", "edgeload.cli", "sim", "--port", "0", "--host", "0.0.0.0"]
+    proc = subprocess.Popen(
+        command,
+        env=env_for("http://127.0.0.1:1"),
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        while not any("x-edgeload-admin-token" in line for line in lines):
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()[-2000:]
+            lines.append(line)
+        port = lines[0].split("serving on ", 1)[1].split()[0].rsplit(":", 1)[1]
+        url = f"http://127.0.0.1:{port}"  # requests stay on loopback
+        token = lines[-1].rsplit(": ", 1)[1].strip()
+        assert _admin_call(url, None) == 401
+        assert _admin_call(url, "wrong-token") == 401
+        assert _admin_call(url, token) == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    text = "".join(lines)
+    assert "reachable from the network" in text and len(token) >= 16
+
+
+def test_a_simulated_endpoint_with_a_token_passes_it_on_its_admin_calls():
+    from edgeload.sim import SimulatedEndpoint
+
+    with SimulatedEndpoint("demo", admin_token="test-admin-token") as sim:
+        assert _admin_call(sim.url, None) == 401
+        sim.set_faults(error_rate={})  # its own calls carry the token
+        assert sim.state()["profile"] == "demo"

@@ -495,7 +495,7 @@ def test_7_outside_a_cluster(tmp_path):
 
 def test_7_a_scenario_runs_end_to_end_against_a_box_outside_a_cluster(tmp_path, capsys):
     from edgeload.cli import main
-    from edgeload.scenarios.results import RESULTS_FILENAME, read_results
+    from edgeload.scenarios.pods.results import RESULTS_FILENAME, read_results
 
     profile = tmp_path / "outside-cluster.yaml"
     profile.write_text(

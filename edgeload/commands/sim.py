@@ -3,45 +3,69 @@
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import sys
 
+from edgeload import options as opt
 from edgeload.errors import UsageError
+from edgeload.options import INT, TEXT, Option
 
 HELP = "Run a simulated Groundlight Edge Endpoint (real HTTP server speaking the real protocol)."
 
 
+PORT = Option(
+    "--port", INT, 30101, "edge port to listen on (0: any free port)", minimum=0, maximum=65535
+)
+K8S_PORT = Option(
+    "--k8s-port",
+    INT,
+    0,
+    "port of the simulated Kubernetes API server, apart from the edge port as on a real box "
+    "(0: any free port; the address is printed)",
+    minimum=0,
+    maximum=65535,
+)
+CLOUD_PORT = Option(
+    "--cloud-port",
+    INT,
+    0,
+    "port of the simulated Groundlight cloud the box escalates and falls back to (0: any "
+    "free port; the address is printed)",
+    minimum=0,
+    maximum=65535,
+)
+HOST = Option(
+    "--host",
+    TEXT,
+    "127.0.0.1",
+    "address to listen on; beyond loopback the admin API needs a token (see --admin-token)",
+)
+ADMIN_TOKEN = Option(
+    "--admin-token",
+    TEXT,
+    None,
+    "token the admin API (/_sim/: faults, downtime) requires in the x-edgeload-admin-token "
+    "header; made up and printed once when --host is not loopback (or set "
+    "EDGELOAD_SIM_ADMIN_TOKEN)",
+)
+# The same spelling as on every scenario; a profile name, or its own time scale when unset.
+OPTIONS = (
+    opt.SIM_PROFILE.with_default("gpu-1x"),
+    opt.SIM_TIME_SCALE.with_default(None),
+    HOST,
+    PORT,
+    K8S_PORT,
+    CLOUD_PORT,
+    ADMIN_TOKEN,
+)
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--profile",
-        default="gpu-1x",
-        metavar="NAME|PATH",
-        help="simulator profile: a name from configs/profiles/ or a YAML file",
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument(
-        "--port", type=int, default=30101, help="port to listen on (0: any free port)"
-    )
-    parser.add_argument(
-        "--k8s-port",
-        type=int,
-        default=0,
-        help="port of the simulated Kubernetes API server, apart from the edge port as on a "
-        "real box (default 0: any free port; the address is printed)",
-    )
-    parser.add_argument(
-        "--cloud-port",
-        type=int,
-        default=0,
-        help="port of the simulated Groundlight cloud the box escalates and falls back to "
-        "(default 0: any free port; the address is printed)",
-    )
-    parser.add_argument(
-        "--time-scale",
-        type=float,
-        default=None,
-        metavar="X",
-        help="simulated seconds per real second (default: the profile's time_scale)",
-    )
+    opt.add_arguments(parser, OPTIONS)
+    # the names this command had before the option layer spelled them as every command does
+    parser.add_argument("--profile", dest="sim_profile", help=argparse.SUPPRESS)
     parser.add_argument(
         "--tls",
         action="store_true",
@@ -82,26 +106,25 @@ def run(args: argparse.Namespace) -> int:
                 desc = f"(invalid: {exc})"
             print(f"{name:24s} {desc}")
         return 0
-    for option in ("port", "k8s_port", "cloud_port"):
-        value = getattr(args, option)
-        if not 0 <= value <= 65535:
-            name = "--" + option.replace("_", "-")
-            raise UsageError(f"{name} must be between 0 and 65535, got {value}")
-    if args.time_scale is not None and not args.time_scale > 0:
-        raise UsageError(f"--time-scale must be > 0, got {args.time_scale}")
-    profile = load_profile(args.profile)
+    values = opt.parse_options(args, OPTIONS)
+    host = values["host"]
+    token = values["admin_token"] or os.environ.get("EDGELOAD_SIM_ADMIN_TOKEN") or None
+    if token is None and host not in LOOPBACK:
+        token = secrets.token_urlsafe(16)
+    profile = load_profile(values["sim_profile"])
+    time_scale = values["sim_time_scale"]
     cert = key = None
     if getattr(args, "tls", False):
         from edgeload.sim.tls import cached_certificate
 
-        cert, key = cached_certificate(args.host)
+        cert, key = cached_certificate(host)
 
     from edgeload.sim.serve import Urls
     from edgeload.sim.serve import run as serve_run
 
     def ready(urls: Urls) -> None:
         url = urls.url
-        scale = args.time_scale if args.time_scale is not None else profile.time_scale
+        scale = time_scale if time_scale is not None else profile.time_scale
         print(f"edgeload sim: serving on {url} (time scale {scale:g})", flush=True)
         print(f"edgeload sim: {_summary(profile)}", flush=True)
         print(
@@ -121,14 +144,28 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         print(f"edgeload sim: simulated Groundlight cloud on {urls.cloud_url}", flush=True)
+        if host not in LOOPBACK:
+            print(
+                f"edgeload sim: listening on {host}: the edge port, the Kubernetes API and "
+                "the simulated cloud are reachable from the network (no real data: the "
+                "simulator accepts any well-formed token)",
+                flush=True,
+            )
+        if token is not None:
+            print(
+                "edgeload sim: the admin API (/_sim/) needs the header "
+                f"x-edgeload-admin-token: {token}",
+                flush=True,
+            )
 
     serve_run(
         profile,
-        host=args.host,
-        port=args.port,
-        k8s_port=args.k8s_port,
-        cloud_port=args.cloud_port,
-        time_scale=args.time_scale,
+        host=host,
+        port=values["port"],
+        k8s_port=values["k8s_port"],
+        cloud_port=values["cloud_port"],
+        time_scale=time_scale,
+        admin_token=token,
         on_ready=ready,
         tls_cert=cert,
         tls_key=key,

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from edgeload.errors import UsageError
 
 READY_PREFIX = "EDGELOAD_SIM_READY "
+ADMIN_TOKEN_VARIABLE = "EDGELOAD_SIM_ADMIN_TOKEN"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             exit_on_stdin_eof=args.exit_on_stdin_eof,
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
+            # from the environment, not argv: a token on a command line shows in `ps`
+            admin_token=os.environ.get(ADMIN_TOKEN_VARIABLE) or None,
         )
     except UsageError as exc:
         print(f"edgeload sim: error: {exc}", file=sys.stderr)

@@ -2,11 +2,14 @@
 
 GET /_sim/health, GET /_sim/state (detectors, pods, versions, counters, where the Kubernetes API
 and the cloud listen), GET|POST /_sim/faults, POST /_sim/new-model, POST /_sim/down. Never
-faulted, so a test can always reach it.
+faulted, so a test can always reach it. With a token (always when the simulator listens
+beyond loopback), every route but /_sim/health needs it in the `x-edgeload-admin-token`
+header: otherwise anyone on the network could take the endpoint down.
 """
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from edgeload.sim.cloud import CloudError
@@ -14,14 +17,26 @@ from edgeload.sim.faults import FaultError
 from edgeload.sim.http import Request, Response, json_response
 
 _NOT_FOUND = Response(404, b'{"detail":"Not Found"}')
+TOKEN_HEADER = "x-edgeload-admin-token"
+_UNAUTHORIZED = Response(
+    401, b'{"detail":"the simulator admin API needs its token in x-edgeload-admin-token"}'
+)
 
 
 class Admin:
     """`await admin.handle(request)` for paths under /_sim/."""
 
     def __init__(
-        self, profile: Any, clock: Any, runtime: Any, cloud_api: Any, faults: Any, edge: Any
+        self,
+        profile: Any,
+        clock: Any,
+        runtime: Any,
+        cloud_api: Any,
+        faults: Any,
+        edge: Any,
+        token: str | None = None,
     ) -> None:
+        self.token = token
         self.profile = profile
         self.clock = clock
         self.runtime = runtime
@@ -42,6 +57,12 @@ class Admin:
         handler = self._routes.get((req.method, req.path))
         if handler is None:
             return _NOT_FOUND
+        if (
+            self.token is not None
+            and req.path != "/_sim/health"
+            and not hmac.compare_digest(req.headers.get(TOKEN_HEADER, ""), self.token)
+        ):
+            return _UNAUTHORIZED
         return await handler(req)
 
     async def _health(self, req: Request) -> Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import select
 import shutil
 import ssl
@@ -47,8 +48,12 @@ class SimulatedEndpoint:
         k8s_port: int = 0,
         cloud_port: int = 0,
         start_timeout_s: float = 30.0,
+        admin_token: str | None = None,
     ) -> None:
         self.tls = bool(tls)
+        # beyond loopback the admin API (faults, downtime) needs a token: made up if not given
+        loopback = host in ("127.0.0.1", "localhost", "::1")
+        self.admin_token = admin_token or (None if loopback else secrets.token_urlsafe(16))
         self.k8s_port = k8s_port
         self.cloud_port = cloud_port
         self.profile = str(profile)
@@ -101,6 +106,9 @@ class SimulatedEndpoint:
         env.pop("PYTHONSTARTUP", None)
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env.pop("EDGELOAD_SIM_ADMIN_TOKEN", None)
+        if self.admin_token is not None:
+            env["EDGELOAD_SIM_ADMIN_TOKEN"] = self.admin_token
         self._proc = subprocess.Popen(
             cmd,
             stdin=subprocess.PIPE,
@@ -252,6 +260,8 @@ class SimulatedEndpoint:
             raise UsageError("the simulator is not running (call start())")
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url + path, data=data, method=method)
+        if self.admin_token is not None:
+            req.add_header("x-edgeload-admin-token", self.admin_token)
         if data is not None:
             req.add_header("Content-Type", "application/json")
         try:

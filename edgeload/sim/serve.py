@@ -64,6 +64,7 @@ async def serve(
     exit_on_stdin_eof: bool = False,
     tls_cert: str | Path | None = None,
     tls_key: str | Path | None = None,
+    admin_token: str | None = None,
 ) -> None:
     """Serve until told to stop (HTTPS on every port with `tls_cert` and `tls_key`). Raises
     UsageError when an address cannot be bound or the certificate cannot be loaded."""
@@ -80,7 +81,7 @@ async def serve(
     activity = Activity(clock)
     edge = EdgeApp(profile, clock, runtime, cloud, cloud_api, faults, activity)
     status = StatusApp(profile, clock, runtime, cloud, edge, activity)
-    admin = Admin(profile, clock, runtime, cloud_api, faults, edge)
+    admin = Admin(profile, clock, runtime, cloud_api, faults, edge, token=admin_token)
     front = Front(clock, faults, edge, status, cloud_api, admin)
     context = None
     if tls_cert is not None or tls_key is not None:

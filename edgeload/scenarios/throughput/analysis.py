@@ -389,10 +389,13 @@ def _checks(log: LogData, a: Analysis, context: _Context, utilization: Utilizati
 def _recorded_check(log: LogData, a: Analysis) -> Check:
     count, locust = log.request_count, a.locust_request_count
     lost = sum(int(w.get("unreceived_requests") or 0) for w in log.workers_lost)
-    counted = locust is None or locust == count
+    foreign = int((log.end or {}).get("foreign_requests") or 0)
+    counted = locust is None or locust - foreign == count
     detail = f"the log holds {count} requests" + (
         "" if locust is None else f", Locust counted {locust}"
     )
+    if foreign:
+        detail += f" (of them {foreign} sent by a worker of another run, kept out of the log)"
     if log.workers_lost:
         detail += f"; {len(log.workers_lost)} load worker(s) lost with ~{lost} requests"
     return check(
@@ -528,7 +531,16 @@ def _log_warnings(log: LogData, origin: float, status: str, reason: str) -> list
             )
         )
     locust_count = log.end.get("locust_request_count") if log.end is not None else None
-    if locust_count is not None and locust_count != log.request_count:
+    foreign = int((log.end or {}).get("foreign_requests") or 0)
+    if foreign:
+        warnings.append(
+            warning(
+                "foreign_records",
+                f"a worker of another run sent {foreign} request records to this master; they "
+                "were kept out of the log (Locust's own counts include them)",
+            )
+        )
+    if locust_count is not None and locust_count - foreign != log.request_count:
         warnings.append(
             warning(
                 "request_count_mismatch",

@@ -19,6 +19,7 @@ from edgeload import options as opt
 from edgeload.errors import UsageError
 from edgeload.processes import terminate_with_parent
 from edgeload.resources import locustfile
+from edgeload.runfolder import check_output_dir
 from edgeload.scenarios.throughput.options import OPTIONS, validate_inputs
 
 HELP = "Multiple-client throughput test: ramp clients up step by step (Locust, headless)."
@@ -72,6 +73,7 @@ def locust_command(args: argparse.Namespace, locustfile: Path = LOCUSTFILE) -> l
 
 def run(args: argparse.Namespace) -> int:
     inputs = validate_inputs(args)
+    check_output_dir(inputs.output_dir)  # before anything starts
     if os.environ.get("GROUNDLIGHT_ENDPOINT") is not None:
         # a real endpoint's problems (URL, cloud, token, TLS, reachability) in one line here,
         # before Locust starts and prints its own lines

@@ -198,6 +198,10 @@ def validate_inputs(namespace: Any) -> Inputs:
             )
         num_detectors = len(detector_ids)
     model = _open_model(values["arrival_rate"], values["max_in_flight"], max_clients)
+    if model and values["requests_per_second"] != REQUESTS_PER_SECOND.default:
+        raise UsageError(
+            "--arrival-rate (the open model) replaces --requests-per-second: give one of them"
+        )
     if not model and values["requests_per_second"] * max_clients > 10_000_000:
         raise UsageError(
             "--requests-per-second x --max-clients is above 10,000,000 requests/s: "

@@ -191,6 +191,8 @@ class ThroughputRun:
                 return
             self._rewrite_header_if_alone()
         self.started = True
+        # Locust's counts start now; so does the count of another run's records it takes in
+        self.sink.foreign_requests = 0
         # the endpoint measured is the target's, whatever the web UI's host field says
         self.environment.host = self.target.url
         users.reset_context(self.environment)
@@ -404,7 +406,12 @@ class ThroughputRun:
     def end_record(self, status: str, reason: str, locust_request_count: int) -> dict:
         signal_name = self.signal_name if status == runlog.STATUS_INTERRUPTED else None
         return runlog.end(
-            status, reason, signal=signal_name, locust_request_count=locust_request_count
+            status,
+            reason,
+            signal=signal_name,
+            locust_request_count=locust_request_count,
+            # records of another run that reached this master: Locust counted them, the log not
+            foreign_requests=self.sink.foreign_requests if self.sink is not None else 0,
         )
 
     def append_end(self, end: dict) -> None:
