@@ -45,8 +45,8 @@ def check_output_dir(output_dir: str | os.PathLike) -> Path:
         probe.close()
     except OSError as exc:
         raise UsageError(
-            f"--output-dir {str(base)!r} is not writable ({_cause(exc)}): give a folder you can "
-            "write to"
+            f"--output-dir {str(base)!r} is not writable ({os_error_cause(exc)}): give a folder "
+            "you can write to"
         ) from None
     return base
 
@@ -65,7 +65,9 @@ def create_run_dir(
         except FileExistsError:
             continue
         except OSError as exc:
-            raise OutputError(f"cannot create the run folder {path}: {_cause(exc)}") from None
+            raise OutputError(
+                f"cannot create the run folder {path}: {os_error_cause(exc)}"
+            ) from None
     raise OutputError(f"cannot create a new run folder in {base}: 999 runs in one second")
 
 
@@ -82,7 +84,7 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
         os.replace(tmp, path)
     except OSError as exc:
         remove_quietly(tmp)
-        raise OutputError(f"cannot write {path}: {_cause(exc)}") from None
+        raise OutputError(f"cannot write {path}: {os_error_cause(exc)}") from None
     return path
 
 
@@ -102,7 +104,8 @@ def remove_quietly(path: str | os.PathLike) -> None:
         pass
 
 
-def _cause(exc: OSError) -> str:
+def os_error_cause(exc: OSError) -> str:
+    """Why a file operation failed, in a few plain words."""
     if exc.errno == errno.ENOSPC:
         return "no space left on the device"
     if exc.errno in (errno.EROFS,):

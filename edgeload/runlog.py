@@ -65,6 +65,8 @@ from typing import IO, Any
 
 from edgeload import verdict
 from edgeload.errors import OutputError, ResultsError
+from edgeload.redaction import scrub
+from edgeload.runfolder import os_error_cause
 
 SCHEMA_VERSION = 2
 LOG_FILENAME = "load_test.log"
@@ -163,9 +165,10 @@ def header(
         "scenario": scenario,
         "run_id": run_id,
         "created_at": created_at or utc_now_iso(),
-        "target": target,
-        "inputs": inputs,
-        "metadata": metadata,
+        # a log is shared like a report: no secrets, no URL credentials
+        "target": scrub(target),
+        "inputs": scrub(inputs),
+        "metadata": scrub(metadata),
     }
 
 
@@ -218,7 +221,7 @@ class LogWriter:
         try:
             self._file: IO[str] | None = open(self.path, mode, encoding="utf-8", buffering=1 << 20)
         except OSError as exc:
-            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            raise OutputError(f"cannot write {self.path}: {os_error_cause(exc)}") from None
         self.records_written = 0
 
     @property
@@ -243,7 +246,7 @@ class LogWriter:
                 f.flush()
             except OSError as exc:
                 _close_quietly(f)
-                raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+                raise OutputError(f"cannot write {self.path}: {os_error_cause(exc)}") from None
             f.close()
 
     def _guarded(self, call: Any, *args: Any) -> None:
@@ -253,7 +256,7 @@ class LogWriter:
             f, self._file = self._file, None
             if f is not None:
                 _close_quietly(f)
-            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            raise OutputError(f"cannot write {self.path}: {os_error_cause(exc)}") from None
 
 
 def _close_quietly(f: IO[str]) -> None:

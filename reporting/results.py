@@ -36,6 +36,7 @@ from typing import Any
 
 from edgeload import verdict
 from edgeload.errors import ResultsError
+from edgeload.redaction import scrub
 from edgeload.reporting.gates import gate_checks
 from edgeload.reporting.logreader import LogData
 from edgeload.reporting.metrics import Metric
@@ -45,8 +46,6 @@ RESULTS_SCHEMA_VERSION = 2
 RESULTS_FILENAME = "load_test_results.json"
 REQUIRED_KEYS = ("scenario", "status", "verdict", "exit_code", "inputs", "outputs", "checks")
 
-# Keys that could hold a secret never reach a results file, at any depth.
-_SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey")
 
 
 @dataclass
@@ -154,19 +153,6 @@ def _metadata_warnings(metadata: dict) -> list[dict[str, str]]:
             )
         ]
     return []
-
-
-def scrub(value: Any) -> Any:
-    """`value` without anything keyed like a secret, at any depth."""
-    if isinstance(value, dict):
-        return {
-            k: scrub(v)
-            for k, v in value.items()
-            if not any(word in str(k).lower() for word in _SECRET_WORDS)
-        }
-    if isinstance(value, list):
-        return [scrub(v) for v in value]
-    return value
 
 
 def load_results(path: str | Path) -> dict:

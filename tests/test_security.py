@@ -352,3 +352,14 @@ def test_a_simulated_endpoint_with_a_token_passes_it_on_its_admin_calls():
         assert _admin_call(sim.url, None) == 401
         sim.set_faults(error_rate={})  # its own calls carry the token
         assert sim.state()["profile"] == "demo"
+
+
+def test_url_credentials_are_stripped_from_everything_written():
+    from edgeload.redaction import scrub, strip_credentials
+
+    assert strip_credentials("http://user:SECRET@host:8001/api") == "http://host:8001/api"
+    assert strip_credentials("via https://SECRET@k8s.local, then") == "via https://k8s.local, then"
+    assert strip_credentials("no URL here, a@b") == "no URL here, a@b"
+    cleaned = scrub({"k8s": "http://u:SECRET@h", "api_token": "x", "list": ["ftp://a:SECRET@b"]})
+    assert cleaned == {"k8s": "http://h", "list": ["ftp://b"]}
+    assert "SECRET" not in json.dumps(cleaned)
