@@ -64,7 +64,8 @@ def test_bad_numbers():
     assert_one_line_error(run_cli("--port", "70000"), "--port")
     assert_one_line_error(run_cli("--k8s-port", "-1"), "--k8s-port")
     assert_one_line_error(run_cli("--cloud-port", "70000"), "--cloud-port")
-    assert_one_line_error(run_cli("--time-scale", "0", "--port", "0"), "--time-scale")
+    assert_one_line_error(run_cli("--time-scale", "0", "--port", "0"), "--sim-time-scale")
+    assert_one_line_error(run_cli("--sim-time-scale", "inf", "--port", "0"), "finite")
 
 
 def test_list_profiles():
