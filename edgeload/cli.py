@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
             name, help=module.HELP, description=module.HELP, formatter_class=_HelpFormatter
         )
         module.add_arguments(p)
+        p.add_argument(
+            "--config",
+            metavar="FILE",
+            default=None,
+            help="read options from FILE (`key = value` lines, as Locust's locust.conf; the "
+            "command line wins)",
+        )
         p.set_defaults(_run=module.run)
         p.error = _one_line_error(p)  # type: ignore[method-assign]
     parser.error = _one_line_error(parser)  # type: ignore[method-assign]
@@ -88,6 +95,13 @@ def main(argv: list[str] | None = None) -> int:
         cut = argv.index("--")
         argv, passthrough = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
+    if getattr(args, "config", None):
+        try:
+            argv, passthrough = _with_config(parser, args, argv, passthrough)
+        except EdgeloadError as exc:
+            print(f"edgeload {args.command}: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        args = parser.parse_args(argv)
     if passthrough:
         module = importlib.import_module(SUBCOMMANDS[args.command])
         if not getattr(module, "ACCEPTS_LOCUST_ARGS", False):
@@ -105,6 +119,36 @@ def main(argv: list[str] | None = None) -> int:
         _silence_stdout()
         return 1
     return int(code or 0)
+
+
+def _with_config(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    argv: list[str],
+    passthrough: list[str],
+) -> tuple[list[str], list[str]]:
+    """argv with the config file's options first (so the command line wins), and Locust's."""
+    from edgeload.configfile import config_argv
+
+    module = importlib.import_module(SUBCOMMANDS[args.command])
+    subparser = _subparser(parser, args.command)
+    known = {
+        flag: action.nargs != 0
+        for action in subparser._actions  # noqa: SLF001 - argparse keeps no public list
+        for flag in action.option_strings
+    }
+    ours, theirs = config_argv(
+        args.config, known, pass_unknown=getattr(module, "ACCEPTS_LOCUST_ARGS", False)
+    )
+    command = argv.index(args.command)
+    return argv[: command + 1] + ours + argv[command + 1 :], theirs + passthrough
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:  # noqa: SLF001
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            return action.choices[name]
+    raise KeyError(name)
 
 
 def _silence_stdout() -> None:
