@@ -55,11 +55,12 @@ def _new_figure() -> Figure:
 
 
 def _step_line(a: Analysis, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """x, y of a per-step value drawn as a staircase over the steps' time windows."""
+    """x, y of a per-step value drawn as a staircase over the steps (tick to tick; the last
+    one to its end)."""
     rows = [s for s in a.steps if s["duration_s"] is not None]
     if not rows:
         return np.empty(0), np.empty(0)
-    x = [s["start_s"] for s in rows] + [rows[-1]["start_s"] + rows[-1]["duration_s"]]
+    x = [s["start_s"] for s in rows] + [rows[-1]["measured_from_s"] + rows[-1]["duration_s"]]
     y = [np.nan if s[key] is None else s[key] for s in rows]
     return np.asarray(x, dtype=float), np.asarray(y + y[-1:], dtype=float)
 
@@ -127,9 +128,9 @@ def throughput_and_system_utilization_over_time(a: Analysis) -> Figure:
         )
     for step in a.steps:
         if step["steady"] and step["duration_s"]:
-            ax.axvspan(
-                step["start_s"],
-                step["start_s"] + step["duration_s"],
+            ax.axvspan(  # the measured window of a steady step
+                step["measured_from_s"],
+                step["measured_from_s"] + step["duration_s"],
                 color=_COLORS["max_steady"],
                 alpha=0.07,
                 lw=0,
