@@ -73,7 +73,6 @@ def locust_command(args: argparse.Namespace, locustfile: Path = LOCUSTFILE) -> l
 
 def run(args: argparse.Namespace) -> int:
     inputs = validate_inputs(args)
-    check_output_dir(inputs.output_dir)  # before anything starts
     if os.environ.get("GROUNDLIGHT_ENDPOINT") is not None:
         # a real endpoint's problems (URL, cloud, token, TLS, reachability) in one line here,
         # before Locust starts and prints its own lines
@@ -84,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         from edgeload.sim.profile import load_profile
 
         load_profile(inputs.sim_profile)
+    # after the target's checks (a refused target leaves nothing behind), before anything starts
+    check_output_dir(inputs.output_dir)
     check_processes(args.processes)
     check_master_port(list(getattr(args, "locust_args", []) or []))
     if not LOCUSTFILE.is_file():
