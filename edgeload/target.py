@@ -202,6 +202,16 @@ def resolve_target(
     return target
 
 
+def validate_target_environment(environ: Mapping[str, str] | None = None) -> None:
+    """GROUNDLIGHT_ENDPOINT and its token, if set, checked without a request (UsageError):
+    what a command checks before it writes or starts anything."""
+    env = os.environ if environ is None else environ
+    raw_url = env.get(ENDPOINT_VARIABLE)
+    if raw_url is not None:
+        validate_endpoint_url(raw_url)
+        validate_token(env.get(TOKEN_VARIABLE))
+
+
 def start_simulated_target(
     *, profile: str = "gpu-1x", time_scale: float = 1.0, tls: bool = False
 ) -> Target:

@@ -49,11 +49,35 @@ def installed(tmp_path_factory) -> Path:
     subprocess.run(
         [UV, "venv", "--python", sys.executable, str(venv)], check=True, capture_output=True
     )
+    python = str(venv / "bin" / "python")
+    # the locked dependencies by their URLs (uv's cache holds them since `uv sync`; a plain
+    # `uv pip install wheel` would need index pages that `uv sync` never fetched), then the
+    # wheel alone, and a check that the wheel's own requirements are all met
+    lock = work / "pylock.toml"
     subprocess.run(
-        [UV, "pip", "install", "--offline", "--python", str(venv / "bin" / "python"), str(wheel)],
+        [
+            UV,
+            "export",
+            "--frozen",
+            "--no-dev",
+            "--no-emit-project",
+            "--format",
+            "pylock.toml",
+            "-o",
+            str(lock),
+            "--project",
+            str(REPO),
+        ],
         check=True,
         capture_output=True,
     )
+    for args in (["-r", str(lock)], ["--no-deps", str(wheel)]):
+        subprocess.run(
+            [UV, "pip", "install", "--offline", "--python", python, *args],
+            check=True,
+            capture_output=True,
+        )
+    subprocess.run([UV, "pip", "check", "--python", python], check=True, capture_output=True)
     return venv
 
 

@@ -742,12 +742,15 @@ def run_fps_command(
 ) -> int:
     """The CLI's whole run: target, each size, results; returns the exit code (raises
     RunError for an invalid or failed run after writing its results)."""
+    from edgeload.runfolder import check_output_dir
     from edgeload.scenarios.fps.analysis import RESULTS_FILENAME
-    from edgeload.target import resolve_target
+    from edgeload.target import resolve_target, validate_target_environment
 
     out = out if out is not None else sys.stdout
     own_target = target is None
     if own_target:
+        validate_target_environment()
+        check_output_dir(options.output_dir)  # before a simulator or a request
         target = resolve_target(
             profile=options.sim_profile, time_scale=options.time_scale, ca_bundle=options.ca_bundle
         )

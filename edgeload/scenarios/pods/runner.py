@@ -6,7 +6,14 @@
     analysis -> scenario_results.json, plots, load_test.log -> a summary on screen.
 
 Ctrl-C and SIGTERM end the loop at once and still write everything measured, marked
-`interrupted` (exit 130). The scenario-specific parts are the options: how detectors are
+`interrupted` (exit 130 or 143). The verdict and exit code come from edgeload.verdict: a check
+whose subject was never observed (no pod source, no rollout) is `not_observed`, and a scenario
+whose goal was not observed is inconclusive (exit 4).
+
+An endpoint is treated as edgeload's simulator only when edgeload started it: a given endpoint
+is never probed for the simulator's admin API (a real box forwards unknown paths to its cloud).
+Its clock runs at --sim-time-scale only when the user says so; its pods are watched through
+--k8s URL, kubeconfig or in-cluster config. The scenario-specific parts are the options: how detectors are
 prepared and which stop rule applies.
 """
 
@@ -21,9 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeload import verdict
 from edgeload.errors import RunError, UsageError
 from edgeload.scenarios.pods import edgeconfig, memory, plots, podwatch, versions
-from edgeload.scenarios.pods.clock import EndpointClock, sim_time_scale
+from edgeload.scenarios.pods.clock import EndpointClock
 from edgeload.scenarios.pods.detector_loop import (
     EDGE,
     Answer,
@@ -35,7 +43,8 @@ from edgeload.scenarios.pods.detector_loop import (
     iteration_line,
     summarize_answers,
 )
-from edgeload.scenarios.pods.results import check, created_at, make_run_dir, write_results
+from edgeload.runfolder import check_output_dir, create_run_dir
+from edgeload.scenarios.pods.results import created_at, write_results
 from edgeload.scenarios.pods.runlog import RunLog
 
 MEMORY_PRESSURE = "memory-pressure"
@@ -105,19 +114,22 @@ class RunState:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    signal_name: str | None = None  # "SIGTERM" when a SIGTERM ended the run
 
 
 # --------------------------------------------------------------------------- signals
 
 
 @contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt in the main thread, like Ctrl-C."""
+def sigterm_as_interrupt(state: RunState) -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt in the main thread, like Ctrl-C (and is remembered,
+    for exit 143)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
+        state.signal_name = "SIGTERM"
         raise KeyboardInterrupt
 
     old = signal.signal(signal.SIGTERM, handler)
@@ -180,12 +192,14 @@ class Ticker:
 
 
 def run_scenario(opts: ScenarioOptions, *, progress: Progress = print) -> int:
-    """Run one pod scenario; returns the exit code (0 ok, 1 checks failed or goal not reached,
-    130 interrupted). UsageError for bad input, before anything starts."""
-    from edgeload.target import KIND_SIMULATED, resolve_target
+    """Run one pod scenario; returns the exit code (edgeload.verdict's table). UsageError for
+    bad input, before anything starts."""
+    from edgeload.target import KIND_SIMULATED, resolve_target, validate_target_environment
 
     _check_options(opts)
     raw_config = edgeconfig.load_edge_config(opts.edge_config) if opts.edge_config else None
+    validate_target_environment()
+    check_output_dir(opts.output_dir)  # before a simulator or a request
     target = resolve_target(
         profile=opts.sim_profile,
         time_scale=opts.time_scale,
@@ -195,21 +209,20 @@ def run_scenario(opts: ScenarioOptions, *, progress: Progress = print) -> int:
     try:
         progress(target.describe())
         simulated = target.kind == KIND_SIMULATED
-        reported_scale = sim_time_scale(target.root_url, context=target.ssl_context())
-        scale = target.time_scale if simulated else (reported_scale or 1.0)
-        is_sim = simulated or scale != 1.0 or reported_scale is not None
+        # a given endpoint runs on a simulated clock only when the user says so
+        scale = target.time_scale if simulated else opts.time_scale
         # everything slow on our side happens before the clock starts: imports and image
         # encoding (under a simulator's time scale, one of our seconds is many simulated ones)
         pools = _warm_up(opts)
         clock = EndpointClock(scale)
-        run_dir = make_run_dir(opts.output_dir, opts.scenario)
+        run_dir = create_run_dir(opts.output_dir, opts.scenario)
         progress(f"run folder: {run_dir}")
         log = RunLog(run_dir, clock)
         log.header(opts.scenario, target.as_record(), opts.inputs, {})
         state = RunState(t_connect_start=clock.now())
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(state):
             try:
-                _run(opts, target, clock, run_dir, raw_config, state, log, is_sim, pools, progress)
+                _run(opts, target, clock, run_dir, raw_config, state, log, simulated, pools, progress)
             except KeyboardInterrupt:
                 state.status, state.reason = "interrupted", "interrupted by Ctrl-C or SIGTERM"
                 progress("interrupted: writing the report of what was measured")
@@ -276,19 +289,9 @@ def _check_options(opts: ScenarioOptions) -> None:
 
 
 def _simulator_k8s_url(target: Any) -> str | None:
-    """Where a simulator serves its Kubernetes API (a port of its own, as on a real box): as
-    the embedded simulator says, else as its admin API says (`k8s_url` of /_sim/state)."""
-    import json
-    import urllib.request
-
+    """Where the embedded simulator serves its Kubernetes API (a port of its own, as on a real
+    box). Only for a simulator edgeload started: a given endpoint is never asked."""
     url = getattr(getattr(target, "sim", None), "k8s_url", None)
-    if not url:
-        try:
-            request = urllib.request.Request(target.root_url + "/_sim/state")
-            with urllib.request.urlopen(request, timeout=2.0, context=target.ssl_context()) as r:
-                url = json.loads(r.read()).get("k8s_url")
-        except (OSError, ValueError, AttributeError):
-            return None
     return url if isinstance(url, str) and url else None
 
 
@@ -300,7 +303,7 @@ def _run(
     raw_config: dict | None,
     state: RunState,
     log: RunLog,
-    is_sim: bool,
+    simulated: bool,
     pools: dict[str, Any],
     progress: Progress,
 ) -> None:
@@ -340,7 +343,7 @@ def _run(
     # 2. watchers: pods, resources, status page
     state.k8s = podwatch.connect_kubernetes(
         opts.k8s,
-        simulator_url=_simulator_k8s_url(target) if is_sim else None,
+        simulator_url=_simulator_k8s_url(target) if simulated else None,
         verify_tls=target.verify_tls,
         ca_bundle=target.ca_bundle,
     )
@@ -645,13 +648,8 @@ def build_results(
     }
     checks, warnings = _checks(opts, state, ans, pods, mem, vers)
     warnings = state.warnings + warnings
-    failed = any(c["ok"] is False for c in checks)
-    if state.status == "interrupted":
-        code = 130
-    elif state.status != "completed" or failed:
-        code = 1
-    else:
-        code = 0
+    status = run_status(state)
+    decision = verdict.decide(status, checks, signal_name=state.signal_name)
     rollouts_summary = {
         d: {
             "from_pods": (pods.get("per_detector") or {}).get(d, {}).get("rollouts"),
@@ -666,9 +664,11 @@ def build_results(
         "tool": "edgeload",
         "scenario": opts.scenario,
         "created_at": created_at(),
-        "status": state.status,
+        "status": status,
         "reason": state.reason,
-        "exit_code": code,
+        "verdict": decision.verdict,
+        "verdict_reason": decision.reason,
+        "exit_code": decision.exit_code,
         "target": target_record,
         "time_unit": "simulated seconds" if scale != 1.0 else "seconds",
         "time_scale": scale,
@@ -686,10 +686,28 @@ def build_results(
         "rollouts": rollouts_summary,
         "edge_config": state.edge_config_note,
         "endpoint_refresh_rate_s": state.endpoint_refresh_rate,
-        "checks": checks,
+        "checks": [c.as_record() for c in checks],
         "warnings": warnings,
         "notes": state.notes,
     }
+
+
+def run_status(state: RunState) -> str:
+    """The run's status in the verdict model. A goal not reached within --timeout is a run
+    that ran its course (its goal check fails); an endpoint that never answered is a run
+    that could not be carried out."""
+    if state.status == "interrupted":
+        return verdict.STATUS_INTERRUPTED
+    if state.status == "completed" or (state.status == "timed_out" and state.t_up is not None):
+        return verdict.STATUS_COMPLETED
+    return verdict.STATUS_FAILED
+
+
+def _goal_ok(state: RunState, t: float | None) -> bool | None:
+    """Reached (True), not reached in a run that ran its course (False), never observed."""
+    if t is not None:
+        return True
+    return False if run_status(state) == verdict.STATUS_COMPLETED else None
 
 
 def _checks(
@@ -699,124 +717,21 @@ def _checks(
     pods: dict,
     mem: dict,
     vers: dict,
-) -> tuple[list[dict], list[str]]:
-    checks: list[dict] = []
+) -> tuple[list[verdict.Check], list[str]]:
+    checks = _goal_checks(opts, state, ans, pods, vers)
     warnings: list[str] = []
-    if opts.stop_rule == STOP_ALL_EDGE_IN_ONE_ITERATION:
-        t = ans["all_edge_iteration_t"]
-        checks.append(
-            check(
-                "all inference pods online",
-                None if state.status == "interrupted" and t is None else t is not None,
-                f"every detector answered from the edge within one iteration after {t:.1f} s"
-                if t is not None
-                else "no iteration in which every detector answered from the edge "
-                f"({state.status})",
-            )
+    if opts.stop_rule != STOP_ALL_EDGE_IN_ONE_ITERATION and ans["all_edge_on_first_iteration"]:
+        warnings.append(
+            "every detector answered from the edge on the very first iteration: their "
+            "inference pods already existed, so this run says nothing about rollouts from "
+            "scratch; do a fresh install of the edge endpoint (helm uninstall, then install) "
+            "and run again"
         )
-    else:
-        t = ans["every_detector_got_edge_t"]
-        checks.append(
-            check(
-                "every detector received an edge answer",
-                None if state.status == "interrupted" and t is None else t is not None,
-                f"after {t:.1f} s" if t is not None else f"not every detector ({state.status})",
-            )
-        )
-        if ans["all_edge_on_first_iteration"]:
-            warnings.append(
-                "every detector answered from the edge on the very first iteration: their "
-                "inference pods already existed, so this run says nothing about rollouts from "
-                "scratch; do a fresh install of the edge endpoint (helm uninstall, then install) "
-                "and run again"
-            )
-    if "skipped" in pods:
-        for name in ("no pod restarts", "no OOMKilled pods", "no Pending pods"):
-            checks.append(check(name, None, pods["skipped"]))
-    else:
-        r, o, p = pods["restarted_pods"], pods["oom_killed_pods"], pods["pending_pods"]
-        checks.append(
-            check(
-                "no pod restarts",
-                not r,
-                f"{len(r)} restarted: {', '.join(r)}" if r else "no inference pod restarted",
-            )
-        )
-        checks.append(
-            check(
-                "no OOMKilled pods",
-                not o,
-                f"{len(o)} OOMKilled: {', '.join(o)}" if o else "no OOMKilled termination",
-            )
-        )
-        checks.append(
-            check(
-                "no Pending pods",
-                not p,
-                f"{len(p)} unschedulable or still Pending at the end: {', '.join(p)}"
-                if p
-                else f"every pod was scheduled (longest Pending {pods['max_pending_s']:.1f} s)",
-            )
-        )
-    if mem.get("available"):
-        bal = mem["vram_balance"]
-        checks.append(check("VRAM spread evenly across GPUs", bal["ok"], bal["detail"]))
-        above = mem.get("ram_above_eviction_threshold")
-        checks.append(
-            check(
-                "RAM below the eviction threshold",
-                None if above is None else not above,
-                f"peak RAM {mem.get('ram_peak_pct') or 0:.1f}% (threshold "
-                f"{mem.get('ram_eviction_threshold_pct')}%)",
-            )
-        )
-    else:
-        note = "; ".join(state.notes) or "no /status/resources.json samples"
-        checks.append(check("VRAM spread evenly across GPUs", None, note))
-    after = ans["non_edge_after_first_edge"]
-    errs_after: dict[str, int] = {}
-    for p in ans["per_detector"].values():
-        for cat, n in p["errors_after_first_edge"].items():
-            errs_after[cat] = errs_after.get(cat, 0) + n
+    checks += _pod_checks(pods)
+    checks += _memory_checks(state, mem)
+    checks += _answer_checks(opts, ans)
     if opts.scenario == ROLLOUTS:
-        checks.append(
-            check(
-                "only edge answers after a detector's first edge answer",
-                after == 0,
-                f"{after} non-edge answers after first edge answers"
-                + (f" (errors: {_fmt_counts(errs_after)})" if errs_after else ""),
-            )
-        )
-        if "skipped" in pods and not vers["samples"]:
-            checks.append(check("pods updated one detector at a time", None, pods["skipped"]))
-        else:
-            overlaps = (pods.get("update_overlaps") or []) + vers["updating_overlaps"]
-            n_roll = sum(
-                len(v.get("update_windows") or [])
-                for v in (pods.get("per_detector") or {}).values()
-            )
-            checks.append(
-                check(
-                    "pods updated one detector at a time",
-                    not overlaps,
-                    f"{len(overlaps)} overlapping updates: "
-                    + "; ".join(
-                        f"{o['detectors'][0]} & {o['detectors'][1]} at {o['start_t']:.0f}-"
-                        f"{o['end_t']:.0f} s"
-                        for o in overlaps[:5]
-                    )
-                    if overlaps
-                    else f"{n_roll} pod updates seen, never two detectors at once",
-                )
-            )
-    else:
-        checks.append(
-            check(
-                "no errors after a detector's first edge answer",
-                not errs_after,
-                _fmt_counts(errs_after) if errs_after else "none",
-            )
-        )
+        checks.append(_one_at_a_time_check(pods, vers))
     if (
         opts.warn_refresh_rate
         and opts.refresh_rate_hint
@@ -828,6 +743,157 @@ def _checks(
                 f"edge config says refresh_rate {state.endpoint_refresh_rate:g} s"
             )
     return checks, warnings
+
+
+def rollouts_seen(pods: dict, vers: dict) -> int:
+    """Rollouts observed after each detector's first model: pod updates (Kubernetes) or, without
+    a pod source, deployments on the status page."""
+    from_pods = sum(
+        len(v.get("update_windows") or []) for v in (pods.get("per_detector") or {}).values()
+    )
+    from_status = sum(v.get("rollouts_after_first") or 0 for v in vers["per_detector"].values())
+    return max(from_pods, from_status)
+
+
+def _goal_checks(
+    opts: ScenarioOptions, state: RunState, ans: dict, pods: dict, vers: dict
+) -> list[verdict.Check]:
+    status = state.status
+    if opts.stop_rule == STOP_ALL_EDGE_IN_ONE_ITERATION:
+        t = ans["all_edge_iteration_t"]
+        return [
+            verdict.check(
+                "all inference pods online",
+                _goal_ok(state, t),
+                f"every detector answered from the edge within one iteration after {t:.1f} s"
+                if t is not None
+                else f"no iteration in which every detector answered from the edge ({status})",
+                kind=verdict.GOAL,
+            )
+        ]
+    t = ans["every_detector_got_edge_t"]
+    goals = [
+        verdict.check(
+            "every detector received an edge answer",
+            _goal_ok(state, t),
+            f"after {t:.1f} s" if t is not None else f"not every detector ({status})",
+            kind=verdict.GOAL,
+        )
+    ]
+    if opts.scenario == ROLLOUTS:
+        n = rollouts_seen(pods, vers)
+        goals.append(
+            verdict.check(
+                "model rollouts observed",
+                True if n else None,
+                f"{n} rollouts after the first models"
+                if n
+                else "no rollout was seen (neither a pod update nor a new deployment on the "
+                "status page): run longer (--duration) or label more (--label-interval)",
+                kind=verdict.GOAL,
+            )
+        )
+    return goals
+
+
+def _pod_checks(pods: dict) -> list[verdict.Check]:
+    names = ("no pod restarts", "no OOMKilled pods", "no Pending pods")
+    if "skipped" in pods:
+        return [verdict.check(name, None, pods["skipped"]) for name in names]
+    if not pods.get("per_detector"):
+        why = "no inference pod of these detectors was seen in namespace edge"
+        return [verdict.check(name, None, why) for name in names]
+    r, o, p = pods["restarted_pods"], pods["oom_killed_pods"], pods["pending_pods"]
+    return [
+        verdict.check(
+            names[0],
+            not r,
+            f"{len(r)} restarted: {', '.join(r)}" if r else "no inference pod restarted",
+        ),
+        verdict.check(
+            names[1],
+            not o,
+            f"{len(o)} OOMKilled: {', '.join(o)}" if o else "no OOMKilled termination",
+        ),
+        verdict.check(
+            names[2],
+            not p,
+            f"{len(p)} unschedulable or still Pending at the end: {', '.join(p)}"
+            if p
+            else f"every pod was scheduled (longest Pending {pods['max_pending_s']:.1f} s)",
+        ),
+    ]
+
+
+def _memory_checks(state: RunState, mem: dict) -> list[verdict.Check]:
+    # optional: a one-GPU box has no spread, and not every endpoint publishes its resources
+    if not mem.get("available"):
+        note = "; ".join(state.notes) or "no /status/resources.json samples"
+        return [verdict.check("VRAM spread evenly across GPUs", None, note, required=False)]
+    bal = mem["vram_balance"]
+    above = mem.get("ram_above_eviction_threshold")
+    return [
+        verdict.check(
+            "VRAM spread evenly across GPUs", bal["ok"], bal["detail"], required=False
+        ),
+        verdict.check(
+            "RAM below the eviction threshold",
+            None if above is None else not above,
+            f"peak RAM {mem.get('ram_peak_pct') or 0:.1f}% (threshold "
+            f"{mem.get('ram_eviction_threshold_pct')}%)",
+            required=False,
+        ),
+    ]
+
+
+def _answer_checks(opts: ScenarioOptions, ans: dict) -> list[verdict.Check]:
+    # before a detector's first edge answer, cloud answers and 503s are the pods coming up
+    seen = bool(ans["by_kind"]["edge"])
+    errs_after: dict[str, int] = {}
+    for p in ans["per_detector"].values():
+        for cat, n in p["errors_after_first_edge"].items():
+            errs_after[cat] = errs_after.get(cat, 0) + n
+    if opts.scenario == ROLLOUTS:
+        after = ans["non_edge_after_first_edge"]
+        return [
+            verdict.check(
+                "only edge answers after a detector's first edge answer",
+                after == 0 if seen else None,
+                f"{after} non-edge answers after first edge answers"
+                + (f" (errors: {_fmt_counts(errs_after)})" if errs_after else "")
+                if seen
+                else "no detector answered from the edge",
+            )
+        ]
+    return [
+        verdict.check(
+            "no errors after a detector's first edge answer",
+            not errs_after if seen else None,
+            (_fmt_counts(errs_after) if errs_after else "none")
+            if seen
+            else "no detector answered from the edge",
+        )
+    ]
+
+
+def _one_at_a_time_check(pods: dict, vers: dict) -> verdict.Check:
+    name = "pods updated one detector at a time"
+    overlaps = (pods.get("update_overlaps") or []) + vers["updating_overlaps"]
+    if overlaps:
+        return verdict.check(
+            name,
+            False,
+            f"{len(overlaps)} overlapping updates: "
+            + "; ".join(
+                f"{o['detectors'][0]} & {o['detectors'][1]} at {o['start_t']:.0f}-"
+                f"{o['end_t']:.0f} s"
+                for o in overlaps[:5]
+            ),
+        )
+    n = rollouts_seen(pods, vers)
+    if not n:
+        return verdict.check(name, None, pods.get("skipped") or "no rollout was seen")
+    return verdict.check(name, True, f"{n} updates seen, never two detectors at once")
 
 
 def _fmt_counts(counts: dict[str, int]) -> str:
@@ -871,11 +937,17 @@ def summary_lines(results: dict) -> list[str]:
             )
         )
     for c in results["checks"]:
-        mark = {True: "ok  ", False: "FAIL", None: "skip"}[c["ok"]]
-        lines.append(f"  [{mark}] {c['name']}: {c['detail']}")
+        lines.append(f"  [{_MARKS[c['status']]}] {c['name']}: {c['detail']}")
+    lines.append(
+        f"verdict {results['verdict'].upper()} ({results['verdict_reason']}) · exit "
+        f"{results['exit_code']}"
+    )
     for w in results["warnings"]:
         lines.append(f"warning: {w}")
     return lines
+
+
+_MARKS = {verdict.PASSED: "ok  ", verdict.FAILED: "FAIL", verdict.NOT_OBSERVED: "n/o "}
 
 
 def _num(v: Any) -> str:
