@@ -13,8 +13,8 @@ whose goal was not observed is inconclusive (exit 4).
 An endpoint is treated as edgeload's simulator only when edgeload started it: a given endpoint
 is never probed for the simulator's admin API (a real box forwards unknown paths to its cloud).
 Its clock runs at --sim-time-scale only when the user says so; its pods are watched through
---k8s URL, kubeconfig or in-cluster config. The scenario-specific parts are the options: how detectors are
-prepared and which stop rule applies.
+--k8s URL, kubeconfig or in-cluster config. The scenario-specific parts are the options: how
+detectors are prepared and which stop rule applies.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import Any
 
 from edgeload import verdict
 from edgeload.errors import RunError, UsageError
+from edgeload.runfolder import check_output_dir, create_run_dir
 from edgeload.scenarios.pods import edgeconfig, memory, plots, podwatch, versions
 from edgeload.scenarios.pods.clock import EndpointClock
 from edgeload.scenarios.pods.detector_loop import (
@@ -43,7 +44,6 @@ from edgeload.scenarios.pods.detector_loop import (
     iteration_line,
     summarize_answers,
 )
-from edgeload.runfolder import check_output_dir, create_run_dir
 from edgeload.scenarios.pods.results import created_at, write_results
 from edgeload.scenarios.pods.runlog import RunLog
 
@@ -222,7 +222,9 @@ def run_scenario(opts: ScenarioOptions, *, progress: Progress = print) -> int:
         state = RunState(t_connect_start=clock.now())
         with sigterm_as_interrupt(state):
             try:
-                _run(opts, target, clock, run_dir, raw_config, state, log, simulated, pools, progress)
+                _run(
+                    opts, target, clock, run_dir, raw_config, state, log, simulated, pools, progress
+                )
             except KeyboardInterrupt:
                 state.status, state.reason = "interrupted", "interrupted by Ctrl-C or SIGTERM"
                 progress("interrupted: writing the report of what was measured")
@@ -833,9 +835,7 @@ def _memory_checks(state: RunState, mem: dict) -> list[verdict.Check]:
     bal = mem["vram_balance"]
     above = mem.get("ram_above_eviction_threshold")
     return [
-        verdict.check(
-            "VRAM spread evenly across GPUs", bal["ok"], bal["detail"], required=False
-        ),
+        verdict.check("VRAM spread evenly across GPUs", bal["ok"], bal["detail"], required=False),
         verdict.check(
             "RAM below the eviction threshold",
             None if above is None else not above,
