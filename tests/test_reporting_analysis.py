@@ -57,7 +57,7 @@ def test_steady_detection_at_the_exact_boundaries(tmp_path):
     assert a.status == "completed"
     assert "few_requests" in codes(a)  # 95 and 94 requests are under the threshold
     message = warning(a, "few_requests")
-    assert "steps 0, 1 " in message and str(MIN_REQUESTS_FOR_PERCENTILES) in message
+    assert "steps 1, 2 " in message and str(MIN_REQUESTS_FOR_PERCENTILES) in message
 
 
 def test_no_steady_step_gives_zero_maximum_steady_and_a_warning(tmp_path):
@@ -113,7 +113,7 @@ def test_empty_step_and_no_utilization_samples(tmp_path):
     assert empty["requests"] == 0 and empty["achieved_rps"] == 0.0
     assert empty["success_rate"] is None and empty["latency_p50_ms"] is None
     assert empty["steady"] is False
-    assert "steps 1 had no requests" in warning(a, "empty_steps")
+    assert "steps 2 had no requests" in warning(a, "empty_steps")
     assert {"no_endpoint_utilization", "no_generator_utilization"} <= codes(a)
     for source in ("endpoint", "generator"):
         assert a.utilization_summary[source]["samples"] == 0
@@ -141,7 +141,7 @@ def test_utilization_is_averaged_over_the_maximum_steady_step(tmp_path):
     assert (generator["cpu_pct"], generator["ram_pct"]) == (94.0, 25.0)
     assert a.steps[0]["endpoint_gpu_pct"] == 99.0
     # the generator averaged 94% CPU in step 1: its numbers measure the generator
-    assert "step 1 on host (94%)" in warning(a, "generator_cpu_high")
+    assert "step 2 on host (94%)" in warning(a, "generator_cpu_high")
     assert "no_endpoint_utilization" not in codes(a)
 
 

@@ -116,6 +116,11 @@ class SimulatedEndpoint:
             stderr=self._stderr,
             env=env,
             close_fds=True,
+            # A session of its own: a terminal's Ctrl-C goes to the whole foreground process
+            # group, and the run that embeds this simulator must outlive that signal long
+            # enough to report what it measured; it stops the simulator itself, and the
+            # simulator leaves by itself when our end of its stdin closes (we died).
+            start_new_session=True,
         )
         try:
             self.url, self.k8s_url, self.cloud_url = self._read_ready_line()

@@ -96,6 +96,10 @@ DEFINITIONS = {
         "flagged as unreliable"
     ),
     "maximum_steady_ramp": "0-based index of the steady step with the highest achieved_rps",
+    "step numbers": (
+        "messages and the console count steps from 1 (step 1 is the first); the `step` fields "
+        "of this file are 0-based indexes"
+    ),
     "endpoint down": (
         "every request started for the given seconds failed with no HTTP answer "
         "(connection refused or reset, timeout)"
@@ -245,7 +249,7 @@ def _step_rows(
         for host in utilization.hosts("generator"):
             cpu = utilization.window_mean("generator", start, end, host)["cpu_pct"]
             if cpu is not None and cpu > GENERATOR_CPU_LIMIT_PCT:
-                generator_hot.append(f"step {window.index} on {host} ({cpu:.0f}%)")
+                generator_hot.append(f"step {window.index + 1} on {host} ({cpu:.0f}%)")
         row["errors"] = _by_count(window.data.errors)
         errors_total.update(window.data.errors)
         steps.append(row)
@@ -495,7 +499,7 @@ def _warnings(
                 warning(
                     f"no_{source}_utilization_in_steady_step",
                     f"no {source} utilization sample fell inside the maximum steady step "
-                    f"(step {best['step']}, {best['duration_s']:.1f} s): sample more often",
+                    f"(step {best['step'] + 1}, {best['duration_s']:.1f} s): sample more often",
                 )
             )
     return warnings
@@ -560,10 +564,10 @@ def _log_warnings(log: LogData, origin: float, status: str, reason: str) -> list
 
 def _step_warnings(steps: list[dict], best: dict | None) -> list[dict]:
     warnings = []
-    empty = [s["step"] for s in steps if s["requests"] == 0]
+    empty = [s["step"] + 1 for s in steps if s["requests"] == 0]
     if empty:
         warnings.append(warning("empty_steps", f"steps {_list(empty)} had no requests"))
-    few = [s["step"] for s in steps if 0 < s["requests"] < MIN_REQUESTS_FOR_PERCENTILES]
+    few = [s["step"] + 1 for s in steps if 0 < s["requests"] < MIN_REQUESTS_FOR_PERCENTILES]
     if few:
         warnings.append(
             warning(
@@ -573,7 +577,7 @@ def _step_warnings(steps: list[dict], best: dict | None) -> list[dict]:
                 "longer",
             )
         )
-    unknown_rate = [s["step"] for s in steps if s["steady"] is None]
+    unknown_rate = [s["step"] + 1 for s in steps if s["steady"] is None]
     if unknown_rate:
         warnings.append(
             warning(
@@ -591,7 +595,7 @@ def _step_warnings(steps: list[dict], best: dict | None) -> list[dict]:
                 "latencies are those of the highest-throughput step",
             )
         )
-    unstable = [s["step"] for s in steps if s.get("stable") is False]
+    unstable = [s["step"] + 1 for s in steps if s.get("stable") is False]
     if unstable:
         warnings.append(
             warning(
@@ -651,7 +655,7 @@ def summary_lines(results: dict) -> list[str]:
     lines.append("  ".join(f"{name:>{width}}" for name, width in columns))
     for s in out["steps"]:
         cells = [
-            _num(s["step"]),
+            _num(s["step"] + 1),
             _num(s["clients"]),
             _num(s["expected_rps"]),
             _num(s["achieved_rps"]),
@@ -669,7 +673,7 @@ def summary_lines(results: dict) -> list[str]:
         f"maximum_rps {_num(summary.get('maximum_rps'))} · maximum_steady_rps "
         f"{_num(summary.get('maximum_steady_rps'))}"
         + (
-            f" (step {best}, {summary.get('maximum_steady_clients')} clients, p95 "
+            f" (step {best + 1}, {summary.get('maximum_steady_clients')} clients, p95 "
             f"{_num(summary.get('latency_p95_ms'))} ms)"
             if best is not None
             else " (no steady step)"
