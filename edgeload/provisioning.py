@@ -20,6 +20,7 @@ and `fetch_endpoint_images`.
 from __future__ import annotations
 
 import json
+import math
 import random
 import threading
 import time
@@ -61,6 +62,12 @@ POLL_FRACTION = 0.2
 # (each escalated to the cloud until the pod is ready) are sent this rarely; the status page is
 # what is polled meanwhile.
 ASK_WHILE_INITIALIZING_S = 10.0
+# Each worker of the real edge app caches an inference pod's readiness for 5 s, and a worker
+# that cached "not ready" sends its queries to the cloud until that expires. nginx opens a
+# new upstream connection per request, so after the first edge answer other workers may still
+# answer from the cloud: the edge counts as serving a detector once it has answered for longer
+# than that cache since the last answer that did not come from the edge.
+EDGE_READINESS_CACHE_S = 5.0
 METRICS_PATH = "/status/metrics.json"
 
 # An image source for priming: index -> (JPEG bytes, right answer: "YES"/"NO" or a count[,
@@ -521,6 +528,8 @@ def _wait_for_edge(
     query (which the edge escalates to the cloud until its pod is ready) is sent only every
     ASK_WHILE_INITIALIZING_S: the status page is what is polled in between."""
     status = target if target is not None else status_target_of(gl)
+    settle_s = getattr(target, "edge_readiness_cache_s", EDGE_READINESS_CACHE_S)
+    not_edge_at: dict[str, float] = {}  # when each detector last got an answer not from the edge
     pending = {d.id for d in detectors}
     state: dict[str, str] = {}  # what each detector waits for, for the progress line
     configs: dict[str, PipelineConfig] = {}
@@ -555,9 +564,18 @@ def _wait_for_edge(
                 )
             except Exception as exc:  # 503 while no pod is ready, 500 during a rollout
                 state[det_id] = f"no edge answer yet ({_short_error(exc)})"
+                not_edge_at[det_id] = time.monotonic()
                 continue
             if not answered_from_edge(answer):
                 state[det_id] = "answers come from the cloud (edge inference not ready)"
+                not_edge_at[det_id] = time.monotonic()
+                continue
+            since = time.monotonic() - not_edge_at.get(det_id, -math.inf)
+            if since < settle_s:
+                state[det_id] = (
+                    f"the edge answers; {settle_s - since:.0f} s more until every edge-app "
+                    "worker's readiness cache has seen the pod ready"
+                )
                 continue
             on_edge = edge_configs.get(det_id)
             wanted = expected.get(det_id)

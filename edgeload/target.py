@@ -76,6 +76,19 @@ class Target:
     _http: HttpClient | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
+    def edge_readiness_cache_s(self) -> float:
+        """Wall seconds an edge-app worker may keep a stale "pod not ready" (see provisioning):
+        the real edge app's cache, or the embedded simulator's profile value at its time scale."""
+        from edgeload.provisioning import EDGE_READINESS_CACHE_S
+
+        if self.kind != KIND_SIMULATED or self.profile is None:
+            return EDGE_READINESS_CACHE_S
+        from edgeload.sim.profile import load_profile
+
+        cache_s = load_profile(self.profile).service.readiness_cache_s
+        return float(cache_s) / self.time_scale
+
+    @property
     def root_url(self) -> str:
         """scheme://host:port of the box: where /status/*, /health/* and /edge-config live."""
         url = self.url.rstrip("/")
