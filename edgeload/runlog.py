@@ -15,6 +15,7 @@ from locust or gevent. Times are wall-clock UNIX seconds (float).
     step         a step (throughput: a ramp step; fps: one image size's warm-up or test) starts
                  {"type": "step", "t", "step": int (0-based), "clients": int,
                   "expected_rps": float | null (requests/s the whole step should reach),
+                  "planned_s": float (optional: the step's planned length),
                   ...scenario fields (e.g. "phase", "image_size")}
     requests     a batch of request records, column-oriented (one list per field, same length n)
                  so that writing and reading a million requests stays cheap:
@@ -33,6 +34,8 @@ from locust or gevent. Times are wall-clock UNIX seconds (float).
                  {"type": "utilization", "t", "source": "endpoint"|"generator", "host": str,
                   "cpu_pct", "ram_pct", "gpu_pct", "vram_pct": float or null (unknown),
                   "ram_used_bytes", "vram_used_bytes", "vram_total_bytes": int or null,
+                  generator samples also: "process_cpu_pct" (the load process's own CPU,
+                  100 = one core) and "pid",
                   "gpus": [{"index", "name", "gpu_pct", "vram_used_bytes",
                             "vram_total_bytes"}]}
     sample       a scenario's own observation (pods, memory, model versions, pipeline config)

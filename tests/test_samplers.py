@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -31,8 +32,12 @@ RECORD_KEYS = {"source", "host", "gpus", *VALUE_FIELDS}
 GIB = 1024**3
 
 
+GENERATOR_PROCESS_KEYS = {"process_cpu_pct", "pid"}  # the load process's own CPU
+
+
 def check_record_shape(record: dict) -> None:
-    assert set(record) == RECORD_KEYS  # a utilization record without "type" and "t"
+    # a utilization record without "type" and "t" (generator records also name the process)
+    assert set(record) - GENERATOR_PROCESS_KEYS == RECORD_KEYS
     for key in VALUE_FIELDS:
         assert record[key] is None or isinstance(record[key], int | float)
 
@@ -47,6 +52,25 @@ def test_host_sampler_reports_cpu_and_ram_of_this_machine():
     assert 0 <= record["cpu_pct"] <= 100 and 0 < record["ram_pct"] < 100
     assert record["ram_used_bytes"] > 0
     assert record["gpu_pct"] is None and record["gpus"] == []
+    assert record["pid"] == os.getpid() and record["process_cpu_pct"] >= 0
+
+
+def test_the_generator_check_reads_the_load_processes_own_cpu(tmp_path):
+    """A host kept busy by something else (a simulator on the same box) is not a generator
+    that fell behind; a load process near one full core is."""
+    from edgeload.scenarios.throughput.analysis import generator_cpu
+    from edgeload.scenarios.throughput.series import Utilization
+
+    def sample(t, host_cpu, process_cpu, pid):
+        return {"source": "generator", "t": t, "host": "gen", "cpu_pct": host_cpu,
+                "process_cpu_pct": process_cpu, "pid": pid}  # fmt: skip
+
+    samples = [sample(t, 99.0, 20.0, 1) for t in (1, 2, 3)]
+    samples += [sample(t, 99.0, 95.0, 2) for t in (1, 2, 3)]
+    found = dict(generator_cpu(samples, Utilization(samples, 0.0), 0.0, 10.0))
+    assert found == {"gen (pid 1)": 20.0, "gen (pid 2)": 95.0}
+    older = [{k: v for k, v in s.items() if k not in ("process_cpu_pct", "pid")} for s in samples]
+    assert generator_cpu(older, Utilization(older, 0.0), 0.0, 10.0) == [("gen", 99.0)]
 
 
 # -- the load generator: NVML (a fake pynvml; this machine has no GPU) -----------------------

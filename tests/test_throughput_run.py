@@ -120,7 +120,7 @@ def test_master_with_two_workers_logs_every_request_once(tmp_path):
     json_file = tmp_path / "locust.json"
     master_args = ["--headless", "--master", "--expect-workers", "2", "--master-bind-host"]
     master_args += ["127.0.0.1", "--master-bind-port", str(port), "--client", "sdk"]
-    master_args += ["--max-clients", "4", "--step-size", "2", "--time-between-ramp", "3"]
+    master_args += ["--max-clients", "4", "--step-size", "2", "--time-between-ramp", "5"]
     master = subprocess.Popen(
         locust(*master_args, *SMALL, *FAST_SIM, out_dir=tmp_path / "runs", json_file=json_file),
         env=child_env(),
@@ -158,6 +158,11 @@ def test_master_with_two_workers_logs_every_request_once(tmp_path):
     assert steps == [(0, 2), (1, 4)]
     assert records[0]["inputs"]["distributed"] is True
     assert {c for b in batches for c in b["clients"]} <= {2, 4}
+    # each step is measured from when its clients all run on the workers (not from the
+    # master's tick): the achieved rate is the offered one when the generator keeps up
+    results = json.loads((run_dir / "load_test_results.json").read_text())
+    for step in results["outputs"]["steps"]:
+        assert step["achieved_rps"] == pytest.approx(step["expected_rps"], rel=0.03), step
 
 
 @pytest.mark.parametrize(

@@ -246,10 +246,9 @@ def _step_rows(
             means = utilization.window_mean(source, start, end)
             for name in UTILIZATION_FIELDS:
                 row[f"{source}_{name}"] = means[name]
-        for host in utilization.hosts("generator"):
-            cpu = utilization.window_mean("generator", start, end, host)["cpu_pct"]
-            if cpu is not None and cpu > GENERATOR_CPU_LIMIT_PCT:
-                generator_hot.append(f"step {window.index + 1} on {host} ({cpu:.0f}%)")
+        for where, cpu in generator_cpu(log.utilization, utilization, start, end):
+            if cpu > GENERATOR_CPU_LIMIT_PCT:
+                generator_hot.append(f"step {window.index + 1} on {where} ({cpu:.0f}%)")
         row["errors"] = _by_count(window.data.errors)
         errors_total.update(window.data.errors)
         steps.append(row)
@@ -605,6 +604,28 @@ def _step_warnings(steps: list[dict], best: dict | None) -> list[dict]:
             )
         )
     return warnings
+
+
+def generator_cpu(
+    samples: list[dict], utilization: Utilization, start: float, end: float
+) -> list[tuple[str, float]]:
+    """(where, mean CPU %) of each load process in [start, end): its own CPU where the
+    samples carry it (`process_cpu_pct`), else its host's (logs written before that field)."""
+    by_process: dict[str, list[float]] = {}
+    for s in samples:
+        if s.get("source") != "generator" or not start <= s.get("t", -1.0) < end:
+            continue
+        if s.get("process_cpu_pct") is not None:
+            where = f"{s.get('host') or '?'} (pid {s.get('pid')})"
+            by_process.setdefault(where, []).append(float(s["process_cpu_pct"]))
+    if by_process:
+        return [(where, sum(v) / len(v)) for where, v in by_process.items()]
+    found = []
+    for host in utilization.hosts("generator"):
+        cpu = utilization.window_mean("generator", start, end, host)["cpu_pct"]
+        if cpu is not None:
+            found.append((host, cpu))
+    return found
 
 
 def _by_count(counts: Counter[str]) -> dict[str, int]:

@@ -288,6 +288,9 @@ class ThroughputRun:
                 "step": step,
                 "clients": clients_count,
                 "expected_rps": expected,
+                # the step's planned length: the last step ends there, not when the run's
+                # stop reached every worker
+                "planned_s": self.inputs.time_between_ramp,
             }
         )
         # a header rewrite writes the first step record again; print it only once

@@ -97,6 +97,10 @@ def step_windows(log: LogData, settle_s: float) -> list[StepWindow]:
             end = starts[ordered[k + 1]]
         else:
             end = max(run_end, data.last_t) if data.requests else run_end
+            planned = (records.get(index) or {}).get("planned_s")
+            if isinstance(planned, (int, float)) and planned > 0:
+                # a run stopped at its end: the stop takes a moment (longer with workers)
+                end = min(end, start + planned)
         all_running = max(start, ready.get(index, start))
         settle = min(settle_s, MAX_SETTLE_FRACTION * max(0.0, end - start))
         measured_from = min(all_running + settle, end)
@@ -130,7 +134,7 @@ def step_row(window: StepWindow, origin: float, slo: LatencySlo | None) -> dict:
     """The per-step table row of one step (outputs.steps)."""
     data = window.data
     t = data.times()
-    inside = t >= window.measured_from
+    inside = (t >= window.measured_from) & (t < window.end)
     sent = data.sent()
     measured_sent = inside & sent
     duration = window.end - window.measured_from
