@@ -54,8 +54,11 @@ def redact(text: str, token: str | None) -> str:
 
 
 def one_line(text: str, max_chars: int = _MESSAGE_MAX_CHARS) -> str:
-    """Collapse whitespace so a message prints as a single line, and keep it short."""
-    text = " ".join(str(text).split())
+    """Collapse whitespace so a message prints as a single line, and keep it short. Control
+    characters (an endpoint's bytes quoted in an error) are dropped: they must not reach the
+    terminal."""
+    text = "".join(ch if ch.isprintable() or ch.isspace() else " " for ch in str(text))
+    text = " ".join(text.split())
     if len(text) > max_chars:
         text = text[: max_chars - 3] + "..."
     return text

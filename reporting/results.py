@@ -168,7 +168,13 @@ def load_results(path: str | Path) -> dict:
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{path}: cannot read the results file ({exc})") from None
     try:
-        results = json.loads(text)
+        results = json.loads(text, parse_constant=_refuse_constant)
+    except _NotFinite as exc:
+        line = text[: text.find(exc.constant)].count("\n") + 1
+        raise ResultsError(
+            f"{path}: line {line} holds {exc.constant}, which is not a number edgeload writes "
+            "(results hold finite numbers or null): re-render it with `edgeload report RUN_DIR`"
+        ) from None
     except (ValueError, RecursionError) as exc:
         raise ResultsError(f"{path}: not valid JSON ({str(exc)[:80]})") from None
     if not isinstance(results, dict) or "schema_version" not in results:
@@ -184,3 +190,14 @@ def load_results(path: str | Path) -> dict:
     if missing:
         raise ResultsError(f"{path}: not an edgeload results file (no {', '.join(missing)})")
     return results
+
+
+class _NotFinite(ValueError):
+    def __init__(self, constant: str) -> None:
+        super().__init__(constant)
+        self.constant = constant
+
+
+def _refuse_constant(constant: str) -> float:
+    """json's hook for NaN, Infinity and -Infinity: edgeload never writes them."""
+    raise _NotFinite(constant)

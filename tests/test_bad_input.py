@@ -191,6 +191,17 @@ CASES = [
     Case("report ok column of words", ["report", "{files}/ok-words"], ["line 2", "wrong type"]),
     Case("report error column of numbers", ["report", "{files}/error-ints"], ["line 2"]),
     Case("report deeply nested line", ["report", "{files}/nested"], ["line 2"]),
+    Case("report columns of different lengths", ["report", "{files}/ragged"], ["line 2"]),
+    Case(
+        "compare a NaN figure",
+        ["compare", "{files}/results.json", "{files}/nan-results.json"],
+        ["nan-results.json", "NaN"],
+    ),
+    Case(
+        "compare an infinite figure",
+        ["compare", "{files}/inf-results.json", "{files}/results.json"],
+        ["inf-results.json", "Infinity"],
+    ),
     Case("locust arguments to report", ["report", "{files}/empty", "--", "--html", "x"], ["--"]),
 ]
 
@@ -239,6 +250,10 @@ def files(tmp_path_factory) -> Path:
             }
         )
     )
+    good = json.loads((d / "results.json").read_text())
+    for name, value in (("nan", "NaN"), ("inf", "Infinity")):
+        body = json.dumps({**good, "outputs": {"summary": {"maximum_rps": 1.5}}}, indent=1)
+        (d / f"{name}-results.json").write_text(body.replace("1.5", value))
     (d / "no-log").mkdir()
     for name, text in {
         "empty": "",
@@ -248,6 +263,7 @@ def files(tmp_path_factory) -> Path:
         "ok-words": _log_with_requests(ok="yes"),
         "error-ints": _log_with_requests(ok=[0, 0], error=[5, {"x": 1}]),
         "nested": _log_with_requests() + "[" * 100_000 + "]" * 100_000 + "\n" + _END,
+        "ragged": _log_with_requests(latency_ms=[1.0, 2.0, 3.0], status=[200]),
     }.items():
         (d / name).mkdir()
         (d / name / runlog.LOG_FILENAME).write_text(text)
