@@ -507,6 +507,7 @@ def group_figure(history: History, group: str, rows: pd.DataFrame):
         )
         ax.set_title(f"{metric}{f' ({unit})' if unit else ''}{arrow}", fontsize=9)
         ax.grid(True, alpha=0.3)
+        ax.margins(x=0.08, y=0.15)  # room for the marks' labels
         ax.tick_params(labelsize=8)
         if len(set(xs)) == 1:  # one point in time: an hour either side, not years
             ax.set_xlim(xs[0] - timedelta(hours=1), xs[0] + timedelta(hours=1))
