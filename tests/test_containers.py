@@ -221,3 +221,89 @@ def test_the_round_trip_catches_a_misspelt_field():
     del nameless["spec"]["template"]["spec"]["containers"][0]["name"]
     with pytest.raises(ValueError):
         deserialize(nameless)
+
+
+# ---- the manifests' own commands, run here -------------------------------------------------------
+
+
+def _set(argv: list[str], flag: str, value: str) -> list[str]:
+    """argv with flag's value replaced (the flag must be there)."""
+    argv = list(argv)
+    argv[argv.index(flag) + 1] = value
+    return argv
+
+
+def test_the_manifests_commands_run_a_distributed_ramp_here(tmp_path):
+    """The Job's and the Deployment's command lines, as written, run against a simulator on
+    127.0.0.1, with the Secret's two variables in the environment: a shorter ramp, two
+    workers, the Service's name and the results volume swapped for local ones."""
+    import subprocess
+    import sys
+
+    from test_throughput_run import child_env, free_port
+
+    from edgeload.sim import DEMO_TOKEN, SimulatedEndpoint
+
+    o = objects()
+    master = o["Job"].spec.template.spec.containers[0]
+    worker = o["Deployment"].spec.template.spec.containers[0]
+    port = str(free_port())
+    out = tmp_path / "results"
+    m_argv = [*master.command, *master.args]
+    assert m_argv[0] == "edgeload"
+    m_argv = [sys.executable, "-m", "edgeload.cli", *m_argv[1:]]
+    for flag, value in (
+        ("--max-clients", "2"),
+        ("--step-size", "1"),
+        ("--time-between-ramp", "3"),
+        ("--output-dir", str(out)),
+        ("--expect-workers", "2"),
+        ("--expect-workers-max-wait", "60"),
+    ):
+        m_argv = _set(m_argv, flag, value)
+    cut = m_argv.index("--")
+    m_argv[cut:cut] = ["--image-width", "64", "--image-height", "48", "--client", "http"]
+    m_argv += ["--master-bind-host", "127.0.0.1", "--master-bind-port", port]
+    w_argv = [*worker.command, *worker.args]
+    assert w_argv[0] == "locust"
+    w_argv = [sys.executable, "-m", "locust", *w_argv[1:]]
+    w_argv = _set(_set(w_argv, "--master-host", "127.0.0.1"), "--master-port", port)
+    processes: list[subprocess.Popen] = []
+    try:
+        with SimulatedEndpoint("zero-latency", time_scale=20) as sim:
+            env = child_env()
+            secret = {"GROUNDLIGHT_ENDPOINT": sim.url, "GROUNDLIGHT_API_TOKEN": DEMO_TOKEN}
+            env.update({k: secret[k] for k in SECRET_ENV})
+            run = subprocess.Popen(
+                m_argv, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True,
+            )  # fmt: skip
+            processes.append(run)
+            for _ in range(2):  # from the image's working folder, as in the Deployment
+                processes.append(
+                    subprocess.Popen(
+                        w_argv,
+                        env=env,
+                        cwd=REPO,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )  # fmt: skip
+                )
+            stdout, stderr = run.communicate(timeout=240)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=30)
+    assert run.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    (run_dir,) = out.iterdir()
+    results = json.loads((run_dir / "load_test_results.json").read_text())
+    assert results["target"]["kind"] == "real" and results["verdict"] == "pass"
+    assert results["inputs"]["distributed"] is True
+    workers = {
+        json.loads(line)["worker"]
+        for line in (run_dir / "load_test.log").read_text().splitlines()
+        if '"type":"requests"' in line
+    }
+    assert len(workers) == 2, workers
+    assert (run_dir / "report.html").is_file() and (run_dir / "steps.csv").is_file()

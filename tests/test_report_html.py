@@ -230,13 +230,15 @@ def test_edgeload_report_re_renders_report_html(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory) -> tuple[Path, Path]:
-    """A short throughput run against the embedded simulator with `-- --csv <tmp>/x`."""
+    """A short throughput run against the embedded simulator with Locust's own exports:
+    `-- --csv <tmp>/x --html <tmp>/locust.html --json-file <tmp>/locust`."""
     tmp = tmp_path_factory.mktemp("real")
     command = [sys.executable, "-m", "edgeload.cli", "throughput", "BINARY"]
     command += ["--image-width", "64", "--image-height", "48", "--client", "http"]
     command += ["--sim-profile", "zero-latency", "--sim-time-scale", "20"]
     command += ["--max-clients", "2", "--step-size", "1", "--time-between-ramp", "3"]
     command += ["--output-dir", str(tmp / "runs"), "--", "--csv", str(tmp / "x")]
+    command += ["--html", str(tmp / "locust.html"), "--json-file", str(tmp / "locust")]
     proc = subprocess.run(
         command, env=child_env(), capture_output=True, text=True, timeout=180, check=False
     )
@@ -245,10 +247,13 @@ def real_run(tmp_path_factory) -> tuple[Path, Path]:
     return tmp, run_dir
 
 
-def test_locust_csv_passes_through_edgeload_throughput(real_run):
+def test_locust_csv_html_and_json_pass_through_edgeload_throughput(real_run):
     tmp, run_dir = real_run
     for suffix in ("stats", "stats_history", "failures", "exceptions"):
         assert (tmp / f"x_{suffix}.csv").is_file(), suffix
+    assert "<html" in (tmp / "locust.html").read_text(encoding="utf-8").lower()
+    locust_json = json.loads((tmp / "locust.json").read_text(encoding="utf-8"))
+    assert sum(e["num_requests"] for e in locust_json) > 0
     stats = list(csv.DictReader((tmp / "x_stats.csv").open(encoding="utf-8")))
     total = next(row for row in stats if row["Name"] == "Aggregated")
     results = json.loads((run_dir / "load_test_results.json").read_text())
