@@ -149,7 +149,20 @@ def find_run_dirs(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
 
 
 def _is_run_dir(path: Path) -> bool:
-    return (path / RESULTS_FILENAME).exists() or (path / LOG_FILENAME).exists()
+    """A run folder: it holds the results envelope or a log, or another results file (an
+    older format: read_runs says why it is skipped rather than passing over it silently)."""
+    return (
+        (path / RESULTS_FILENAME).exists()
+        or (path / LOG_FILENAME).exists()
+        or bool(_other_results(path))
+    )
+
+
+def _other_results(path: Path) -> list[str]:
+    try:
+        return sorted(p.name for p in path.glob("*results*.json") if p.name != RESULTS_FILENAME)
+    except OSError:
+        return []
 
 
 def read_runs(run_dirs: Iterable[Path]) -> tuple[list[Run], list[str]]:
@@ -157,6 +170,14 @@ def read_runs(run_dirs: Iterable[Path]) -> tuple[list[Run], list[str]]:
     runs, warnings = [], []
     seen: dict[str, Path] = {}
     for run_dir in run_dirs:
+        others = _other_results(run_dir)
+        if others and not (run_dir / RESULTS_FILENAME).exists():
+            if not (run_dir / LOG_FILENAME).exists():
+                warnings.append(
+                    f"{run_dir}: skipped: it holds {', '.join(others)}, not {RESULTS_FILENAME} "
+                    "(a format from before its scenario wrote the shared results envelope)"
+                )
+                continue
         try:
             results = load_results(run_dir)
         except ResultsError as exc:

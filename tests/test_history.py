@@ -141,6 +141,9 @@ def test_unreadable_folders_are_skipped_with_a_warning(runs, tmp_path, capsys):
     unrendered = runs / "unrendered"
     unrendered.mkdir()
     (unrendered / "load_test.log").write_text("")
+    older = runs / "2026-01-01T00-00-00Z-fps"
+    older.mkdir()
+    (older / "fps_results.json").write_text("{}")
     code = main(
         ["history", str(runs), str(tmp_path / "missing"), "--output-dir", str(tmp_path),
          "--no-plots"]
@@ -150,6 +153,7 @@ def test_unreadable_folders_are_skipped_with_a_warning(runs, tmp_path, capsys):
     assert "broken: skipped: " in err and "not valid JSON" in err
     assert "unrendered: skipped: " in err and "edgeload report" in err
     assert "missing: no such folder, skipped" in err
+    assert "fps: skipped: it holds fps_results.json, not load_test_results.json" in err
     assert len(pd.read_csv(tmp_path / "history.csv")) == 4
 
 
