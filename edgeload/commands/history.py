@@ -80,13 +80,18 @@ def run(args: argparse.Namespace) -> int:
 
     run_dirs, warnings = h.find_run_dirs(args.dirs)
     runs, unreadable = h.read_runs(run_dirs)
-    for line in [*warnings, *unreadable]:
-        print(f"warning: {line}", file=sys.stderr)
-    if not runs:
+    skipped = [*warnings, *unreadable]
+    if not runs:  # one line, with the reasons
+        reasons = "; ".join(skipped[:3]) + (
+            f"; {len(skipped) - 3} more" if len(skipped) > 3 else ""
+        )
         raise ResultsError(
             "no readable run in " + ", ".join(str(d) for d in args.dirs)
-            + " (a run folder holds load_test_results.json: `edgeload report RUN_DIR` writes it)"
+            + (f" ({reasons})" if reasons else "")
+            + ": a run folder holds load_test_results.json (`edgeload report RUN_DIR` writes it)"
         )  # fmt: skip
+    for line in skipped:
+        print(f"warning: {line}", file=sys.stderr)
     wanted = values["metrics"]
     if wanted:
         known = {c for c in _figures(runs)}
