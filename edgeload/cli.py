@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     **{name: s.command_module for name, s in SCENARIOS.items()},
     "report": "edgeload.commands.report",
     "compare": "edgeload.commands.compare",
+    "history": "edgeload.commands.history",
     "sim": "edgeload.commands.sim",
 }
 

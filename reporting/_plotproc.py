@@ -20,7 +20,8 @@ def main() -> int:
     payload = sys.stdin.buffer.read()
     if not payload:  # the parent failed before it had anything to draw
         return 0
-    save_plots(scenario_name, pickle.loads(payload), run_dir)
+    for path in save_plots(scenario_name, pickle.loads(payload), run_dir):
+        print(path.name)  # the parent embeds these in report.html
     return 0
 
 

@@ -1,11 +1,15 @@
-"""The one writer of a run folder's reports, for every scenario: results JSON and plots.
+"""The one writer of a run folder's reports, for every scenario: results JSON, the scenario's
+main tables as CSV (`steps.csv`), plots and `report.html`.
 
 `write_reports(run_dir)` reads `run_dir/load_test.log`, finds its scenario in the header, runs
-that scenario's pure analysis and (re)writes `load_test_results.json` and the scenario's plots
-next to the log. Re-running it on the same log regenerates the same reports, so the files are
-replaced; a results file that came from a different log (another run's `created_at`) is never
-overwritten: that is refused with a message. Every file is written to a hidden temporary name
-and renamed, so a crash or a full disk never leaves half a file (edgeload.runfolder).
+that scenario's pure analysis and (re)writes `load_test_results.json`, the CSV tables (the
+analysis module's `CSV_TABLES`, by default `steps`: see `edgeload.reporting.tables`), the
+scenario's plots and `report.html` (`edgeload.reporting.html`: one self-contained page with the
+plots embedded) next to the log. Re-running it on the same log regenerates the same reports,
+so the files are replaced; a results file that came from a different log (another run's
+`created_at`) is never overwritten: that is refused with a message. Every file is written to a
+hidden temporary name and renamed, so a crash or a full disk never leaves half a file
+(edgeload.runfolder).
 
 Importing matplotlib costs about as much as reading a million requests, so by default the plots
 are drawn by a child process (`edgeload.reporting._plotproc`) that imports matplotlib while
@@ -23,15 +27,18 @@ from pathlib import Path
 from typing import Any
 
 from edgeload.errors import OutputError, ResultsError
+from edgeload.reporting.html import REPORT_FILENAME, render_report
 from edgeload.reporting.logreader import read_header, read_log
 from edgeload.reporting.results import RESULTS_FILENAME, build_results
+from edgeload.reporting.tables import DEFAULT_CSV_TABLES, csv_files
 from edgeload.runfolder import write_atomic, write_json
 from edgeload.runlog import LOG_FILENAME
 from edgeload.scenarios import scenario
 
 
 def write_reports(run_dir: str | Path, *, plots: bool = True, parallel: bool | None = None) -> dict:
-    """Write load_test_results.json (and the plots) for run_dir's log; return the results.
+    """Write load_test_results.json, the CSV tables, the plots and report.html for run_dir's
+    log; return the results.
 
     Raises ResultsError for a log it cannot read, OutputError for a file it cannot write.
     parallel: draw the plots in a child process while the log is read (default: when the
@@ -55,14 +62,31 @@ def write_reports(run_dir: str | Path, *, plots: bool = True, parallel: bool | N
         results_path = run_dir / RESULTS_FILENAME
         _refuse_foreign(results_path, results)
         write_json(results_path, results)
+        csv_names = getattr(analysis_module, "CSV_TABLES", DEFAULT_CSV_TABLES)
+        for name, text in csv_files(results["outputs"], csv_names).items():
+            write_atomic(run_dir / name, text.encode())
         if painter is not None:
-            painter.finish(analysis.plot_data)
+            drawn = painter.finish(analysis.plot_data)
         elif plots:
-            save_plots(which.name, analysis.plot_data, run_dir)
+            drawn = save_plots(which.name, analysis.plot_data, run_dir)
+        else:  # --no-plots: the report shows the plots an earlier rendering left
+            drawn = sorted(p for p in run_dir.glob("*.png") if not p.name.startswith("."))
+        write_report_html(run_dir, results, drawn)
     finally:
         if painter is not None:
             painter.cancel()
     return results
+
+
+def write_report_html(run_dir: Path, results: dict, plot_files: list[Path]) -> Path:
+    """Write run_dir/report.html (atomically): the results with the plot files embedded."""
+    plots = []
+    for path in plot_files:
+        try:
+            plots.append((path.name, path.read_bytes()))
+        except OSError:
+            continue  # a plot removed meanwhile: the report goes without it
+    return write_atomic(run_dir / REPORT_FILENAME, render_report(results, plots).encode())
 
 
 def save_plots(scenario_name: str, plot_data: Any, run_dir: Path) -> list[Path]:
@@ -106,17 +130,19 @@ class _PlotProcess:
         env = dict(os.environ)
         env["MPLBACKEND"] = "Agg"
         self.done = False
+        self.run_dir = run_dir
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "edgeload.reporting._plotproc", str(run_dir), scenario_name],
             stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
         )
 
-    def finish(self, plot_data: Any) -> None:
+    def finish(self, plot_data: Any) -> list[Path]:
+        """Send the plot data, wait for the drawing; the files written."""
         payload = pickle.dumps(plot_data, protocol=pickle.HIGHEST_PROTOCOL)
-        _, stderr = self.proc.communicate(payload)
+        stdout, stderr = self.proc.communicate(payload)
         self.done = True
         if self.proc.returncode != 0:
             lines = stderr.decode(errors="replace").strip().splitlines()
@@ -124,6 +150,8 @@ class _PlotProcess:
             if last.startswith("edgeload.errors.OutputError: "):
                 raise OutputError(last.split(": ", 1)[1])
             raise OutputError(f"drawing the plots failed: {last}")
+        names = stdout.decode(errors="replace").splitlines()
+        return [self.run_dir / n for n in names if n.strip() and (self.run_dir / n).is_file()]
 
     def cancel(self) -> None:
         """End the child unless it finished (after an error, or Ctrl-C, in the parent)."""

@@ -90,6 +90,13 @@ CASES = [
     Case("rollouts detectors not a number", ["rollouts", "many"], ["NUM_DETECTORS", "many"]),
     Case("compare missing runs", ["compare", "{files}/nope-a", "{files}/nope-b"], ["nope-a"]),
     Case(
+        "history no readable run",
+        ["history", "{files}/nope-a", "{files}/nope-b"],
+        ["no readable run", "nope-a: no such folder"],
+    ),
+    Case("history bad tolerance", ["history", "{files}", "--tolerance", "ten"], ["--tolerance"]),
+    Case("history negative tolerance", ["history", "{files}", "--tolerance", "-1"], ["at least 0"]),
+    Case(
         "compare bad gate",
         ["compare", "{files}/results.json", "{files}/results.json", "--fail-on", "speed:fast"],
         ["speed"],
