@@ -1,8 +1,8 @@
 """What the simulated models see in an image: the ground truth the simulator answers from.
 
 The truth is a property of the image's content, so that tests and load users can check answers:
-- BINARY: YES when the image is dark (mean grey level < 128), else NO. This matches the seed's
-  synthetic images and query ("Is the image background black?": black canvas = YES);
+- BINARY: YES when the image is dark (mean grey level < 128), else NO. This matches the upstream
+  scripts' synthetic images and query ("Is the image background black?": black canvas = YES);
 - COUNT: the number of separate objects on a plain background: connected regions whose colour
   differs from the background (the median colour of the border), counted at 1/4 scale;
 - clarity: how far the mean grey level is from the decision boundary (0 = ambiguous, 1 = clear);
