@@ -5,18 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from edgeload import options as opt
-from edgeload.options import FILE, FLOAT, Option
+from edgeload.options import FLOAT, TEXT, Option
 from edgeload.scenarios.pods.options import MEMORY_PRESSURE, Inputs, common_values, shared_inputs
 
-EDGE_CONFIG = Option(
+EDGE_CONFIG = Option(  # text: edgeconfig.load_edge_config says what is wrong with the file
     "--edge-config",
-    FILE,
+    TEXT,
     None,
     "apply this edge config (e.g. configs/edge-config-edge-answers-with-escalation.yaml) through "
     "PUT /edge-config before the first query; `edgeload_all_detectors: NAME` in it assigns that "
     "inference config to every detector of the run",
     metavar="PATH",
-    file_hint="give an edge config file (edge-config.yaml)",
 )
 CONFIDENCE_THRESHOLD = Option(
     "--confidence-threshold",
