@@ -259,6 +259,8 @@ def test_memory_pressure_works_over_https_with_a_ca_bundle(sim, tmp_path):
     proc = edgeload(
         "memory-pressure", "2", "BINARY", "--iteration-interval", "0.5",
         "--ca-bundle", sim.ca_bundle, "--output-dir", str(tmp_path),
+        # a given endpoint: its time scale and Kubernetes API are what the user says
+        "--sim-time-scale", "20", "--k8s", sim.k8s_url,
         env=env_for(sim.url), cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
@@ -272,8 +274,9 @@ def test_memory_pressure_works_over_https_with_a_ca_bundle(sim, tmp_path):
 
 def test_rollouts_work_over_https_without_verification(sim, tmp_path):
     proc = edgeload(
-        "rollouts", "1", "--duration", "10", "--label-interval", "2",
-        "--output-dir", str(tmp_path),
+        # long enough, with labels often enough, for a new model to roll out (the goal)
+        "rollouts", "1", "--duration", "120", "--label-interval", "1",
+        "--output-dir", str(tmp_path), "--sim-time-scale", "20", "--k8s", sim.k8s_url,
         env=env_for(sim.url, DISABLE_TLS_VERIFY="1"), cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
