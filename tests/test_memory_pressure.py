@@ -322,13 +322,13 @@ def test_an_imbalanced_final_sample_fails_the_run(tmp_path):
         }
         return {"type": runlog.SAMPLE, "kind": "memory", **memory.memory_sample(t, record, raw)}
 
-    def results(name: str, final_used: list[int]) -> dict:
+    def results(name: str, final_used: list[int], fail_if: str | None = None) -> dict:
         run_dir = tmp_path / name
         run_dir.mkdir()
         t0 = 1_780_000_000.0
         log = LogWriter(run_dir / runlog.LOG_FILENAME)
         metadata = {"endpoint_clock": {"time_scale": 1.0}, "endpoint_images": {"edge": "x"}}
-        inputs = {"num_detectors": 1, "detector_mode": "BINARY"}
+        inputs = {"num_detectors": 1, "detector_mode": "BINARY", "fail_if": fail_if}
         for record in (
             runlog.header(
                 scenario="memory-pressure",
@@ -355,6 +355,13 @@ def test_an_imbalanced_final_sample_fails_the_run(tmp_path):
     assert checks(skewed)["VRAM spread evenly across GPUs"] is False
     assert skewed["exit_code"] == 1
     assert skewed["outputs"]["summary"]["vram_gap_bytes"] == 6 * gib
+    # --fail-if gates read the headline figures (outputs.summary) by metric name
+    gate = "--fail-if vram_gap_bytes>1073741824"
+    even = results("even-gated", [3 * gib, 3 * gib], fail_if=gate.split()[1])
+    skewed = results("skewed-gated", [6 * gib, 0], fail_if=gate.split()[1])
+    assert checks(even)[gate] is True and checks(skewed)[gate] is False
+    unseen = results("unseen-gated", [3 * gib, 3 * gib], fail_if="pod_restarts>0")
+    assert checks(unseen)["--fail-if pod_restarts>0"] is None  # no pod source: not observed
 
 
 def test_pod_options_are_spelled_as_on_every_command(tmp_path):
