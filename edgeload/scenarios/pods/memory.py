@@ -7,8 +7,9 @@ threshold. Everything here is pure.
 
 The evenness check ("check that GPU VRAM utilization is evenly spread across all available
 GPUs", as the upstream load-testing README asks of `nvtop`): pods are whole units, so perfectly
-equal use is usually impossible; a placement that always picks the GPU with the most free VRAM keeps the gap
-between the most and the least used GPU within one pod's footprint. The bound is therefore
+equal use is usually impossible; a placement that always picks the GPU with the most free VRAM
+keeps the gap between the most and the least used GPU within one pod's footprint. The bound is
+therefore
 
     max(GPU VRAM used) - min(GPU VRAM used) <= largest inference pod's VRAM + 2 % of one GPU
 
