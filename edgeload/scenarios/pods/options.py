@@ -23,8 +23,9 @@ ROLLOUTS = "rollouts"
 MAX_DETECTORS = 200
 DEFAULT_REFRESH_RATE_S = 20.0  # the edge endpoint's default refresh_rate
 
-NUM_DETECTORS = dataclasses.replace(
+NUM_DETECTORS = dataclasses.replace(  # required: NUM_DETECTORS or --num-detectors
     opt.NUM_DETECTORS,
+    default=None,
     help="detectors (each with its inference pods) to load",
     maximum=MAX_DETECTORS,
 )
