@@ -141,6 +141,13 @@ class PodRun:
             except (TimeoutError, RunError, UsageError) as exc:
                 self.status, self.reason = verdict.STATUS_FAILED, str(exc)
                 self.say(f"failed: {exc}")
+            except OutputError:  # the log cannot be written (disk full): exit 6, one line
+                self._stop_threads()
+                self.say(
+                    f"run folder: {self.run_dir} (its log holds what was measured until the "
+                    "write failed: `edgeload report` renders it once there is room)"
+                )
+                raise
         with signals.deferred(self.say):  # a second signal does not cut the end short
             self._end()
 
@@ -338,13 +345,9 @@ class PodRun:
         """Stop every thread, then the last records: labels, the header if the endpoint never
         answered, and the end record."""
         t_end = self.clock.now()
-        self.observers.stop()
+        self._stop_threads()
         if self.labeler is not None:
-            self.labeler.close(wait=False)
             self.log.sample("labels", t_end, **self.labeler.counts())
-        if self.loop is not None:
-            with contextlib.suppress(Exception):
-                self.loop.submitter.close()
         self._write_header()  # no-op once written
         signal_name = (
             self.interrupts.signal_name if self.status == verdict.STATUS_INTERRUPTED else None
@@ -352,6 +355,14 @@ class PodRun:
         self.log.end(
             runlog.end(self.status, self.reason, t=self.log.wall(t_end), signal=signal_name)
         )
+
+    def _stop_threads(self) -> None:
+        self.observers.stop()
+        if self.labeler is not None:
+            self.labeler.close(wait=False)
+        if self.loop is not None:
+            with contextlib.suppress(Exception):
+                self.loop.submitter.close()
 
     def report(self) -> int:
         """`write_reports` on the run folder, the summary on screen; the exit code."""
