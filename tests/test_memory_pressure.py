@@ -393,3 +393,23 @@ def test_pod_options_are_spelled_as_on_every_command(tmp_path):
         parser.parse_args(["rollouts", "--num-detectors", "2", "--detector-mode", "COUNT"])
     )
     assert (ro.num_detectors, ro.detector_mode) == (2, "COUNT")
+
+
+def test_an_endpoint_that_never_answers_is_a_failed_run_with_a_report(tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("GROUNDLIGHT_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("GROUNDLIGHT_API_TOKEN", "api_BADINPUTbadinput0123456789token")
+    code, r, run_dir = run_cli(
+        ["memory-pressure", "1", "BINARY", "--connect-timeout", "2"], tmp_path
+    )
+    assert code == 5 and r["exit_code"] == 5
+    assert r["status"] == "failed" and "did not answer" in r["status_reason"]
+    assert r["verdict"] == "inconclusive"
+    assert checks(r)["all inference pods online"] is None  # never observed, never passed
+    assert r["outputs"]["timings"]["connect_wait_s"] is None
+    records = [json.loads(line) for line in (run_dir / "load_test.log").read_text().splitlines()]
+    assert [records[0]["type"], records[-1]["type"]] == ["header", "end"]
