@@ -390,14 +390,17 @@ def parse_options(namespace: Any, options: Iterable[Option]) -> dict[str, Any]:
     for option in options:
         raw = getattr(namespace, option.dest, None)
         positional = getattr(namespace, f"{_POSITIONAL_PREFIX}{option.dest}", None)
-        if not _is_unset(positional):
-            if not _is_unset(raw) and option.parse(raw) != option.parse(positional):
-                raise UsageError(
-                    f"{option.positional} {positional!r} and {option.flag} {raw!r} disagree: "
-                    "give one of them"
-                )
-            raw = positional
-        values[option.dest] = option.parse(raw)
+        if _is_unset(positional):
+            values[option.dest] = option.parse(raw)
+            continue
+        # a bad value is named as the user gave it (NUM_DETECTORS, not --num-detectors)
+        value = dataclasses.replace(option, flag=option.positional).parse(positional)
+        if not _is_unset(raw) and option.parse(raw) != value:
+            raise UsageError(
+                f"{option.positional} {positional!r} and {option.flag} {raw!r} disagree: "
+                "give one of them"
+            )
+        values[option.dest] = value
     return values
 
 

@@ -121,3 +121,24 @@ def read_log_tolerant(run_dir: Path) -> list[dict]:
 
 
 __all__ = ["read_log"]
+
+
+def test_a_disk_that_fills_mid_run_stops_a_pod_scenario_cleanly_with_exit_6(tmp_path):
+    with tiny_disk(tmp_path, 16) as disk:
+        result = edgeload(
+            "memory-pressure", "2", "BINARY", "--sim-time-scale", "100", "--output-dir", str(disk)
+        )
+        assert result.returncode == verdict.EXIT_OUTPUT_ERROR, result.stdout[-2000:]
+        errors = [line for line in result.stderr.splitlines() if "error:" in line]
+        assert errors and "load_test.log" in errors[0] and "no space left" in errors[0]
+        assert "Traceback" not in result.stdout + result.stderr
+        (run_dir,) = [p for p in disk.iterdir() if p.is_dir()]
+        assert not [p for p in run_dir.iterdir() if p.name.startswith(".")]  # no temp files
+        copy = tmp_path / "copy" / run_dir.name
+        shutil.copytree(run_dir, copy)
+    # what reached the disk is a readable log: the report renders it elsewhere
+    records = read_log_tolerant(copy)
+    assert records[0]["type"] == runlog.HEADER and records[0]["scenario"] == "memory-pressure"
+    report = edgeload("report", str(copy), "--no-plots")
+    assert report.returncode == 0, report.stderr
+    assert "interrupted" in report.stdout  # no end record: it could not be written

@@ -14,12 +14,8 @@ from edgeload.scenarios.pods.detector_loop import (
     classify_response,
     summarize_answers,
 )
-from edgeload.scenarios.pods.podwatch import (
-    PodEvent,
-    analyse_pods,
-    connect_kubernetes,
-    pod_snapshot,
-)
+from edgeload.scenarios.pods.podtimeline import PodEvent, analyze_pods, pod_snapshot
+from edgeload.scenarios.pods.podwatch import connect_kubernetes
 
 A = "det_" + "A" * 27
 B = "det_" + "B" * 27
@@ -140,7 +136,7 @@ def _initial(det: str, suffix: str, t: float) -> list[PodEvent]:
 def test_sequential_rollouts_have_no_overlap_and_versions_are_tracked():
     events = _initial(A, "a1", 0) + _initial(B, "b1", 0) + _rollout(A, 100, "a1", "a2")
     events = sorted(events + _rollout(B, 120, "b1", "b2"), key=lambda e: e.t)
-    out = analyse_pods(events, [A, B], t_end=200)
+    out = analyze_pods(events, [A, B], t_end=200)
     assert out["update_overlaps"] == []
     assert out["initial_overlaps"]  # both started together: reported, not held against them
     assert out["all_pods_ready_t"] == 60
@@ -155,7 +151,7 @@ def test_overlapping_rollouts_are_flagged():
     events = sorted(_initial(A, "a1", 0) + _initial(B, "b1", 0), key=lambda e: e.t)
     ra, rb = _rollout(A, 100, "a1", "a2"), _rollout(B, 105, "b1", "b2")
     events += sorted(ra + rb, key=lambda e: e.t)
-    out = analyse_pods(events, [A, B], t_end=200)
+    out = analyze_pods(events, [A, B], t_end=200)
     assert len(out["update_overlaps"]) == 1
     o = out["update_overlaps"][0]
     assert o["detectors"] == sorted([A, B]) and (o["start_t"], o["end_t"]) == (105, 112)
@@ -166,7 +162,7 @@ def test_restarts_oom_and_pending_are_flagged():
         ev(70, "MODIFIED", raw_pod(A, "a1", ready=True, restarts=1, oom=True)),
         ev(5, "ADDED", raw_pod(B, "b1", scheduled=None, unschedulable=True, phase="Pending")),
     ]
-    out = analyse_pods(events, [A, B], t_end=100)
+    out = analyze_pods(events, [A, B], t_end=100)
     assert out["restarted_pods"] and out["oom_killed_pods"]
     assert out["pending_pods"] == [out["pods"][-1]["name"]]
     assert out["all_pods_ready_t"] is None
@@ -245,7 +241,7 @@ def test_versions_from_status_page_flag_overlaps():
         sample(30, {"status": r, "deployed": "2"}, {"status": u, "deployed": "1"}),
         sample(40, {"status": r, "deployed": "2"}, {"status": r, "deployed": "2"}),
     ]
-    out = versions.analyse_versions(samples, [A, B], t_end=50)
+    out = versions.analyze_versions(samples, [A, B], t_end=50)
     assert out["per_detector"][A]["rollouts_after_first"] == 1
     assert out["updating_overlaps"] == [{"detectors": [A, B], "start_t": 20, "end_t": 30}]
 
@@ -317,7 +313,7 @@ def test_kubernetes_client_against_the_simulator_sees_inference_pods():
         while time.monotonic() < deadline and watcher.ready_summary()[0] < 1:
             time.sleep(0.05)
         watcher.stop()
-        out = analyse_pods(watcher.snapshot_events(), [det.id], t_end=watcher.clock.now())
+        out = analyze_pods(watcher.snapshot_events(), [det.id], t_end=watcher.clock.now())
     assert watcher.ready_summary()[0] >= 1
     assert out["per_detector"][det.id]["first_ready_t"] is not None
     ready_after = [p["ready_after_s"] for p in out["pods"] if p["detector_id"] == det.id]

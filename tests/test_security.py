@@ -143,7 +143,7 @@ def test_memory_pressure_never_shows_the_token(sim, workdir):
     out = workdir / "memory-pressure"
     proc = edgeload(
         "memory-pressure", "1", "BINARY", "--iteration-interval", "0.5", "--timeout", "900",
-        "--output-dir", str(out),
+        "--output-dir", str(out), "--sim-time-scale", "20", "--k8s", sim.k8s_url,
         env=env_for(sim.url), cwd=workdir,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -154,7 +154,8 @@ def test_memory_pressure_never_shows_the_token(sim, workdir):
 def test_rollouts_never_show_the_token(sim, workdir):
     out = workdir / "rollouts"
     proc = edgeload(
-        "rollouts", "1", "--duration", "10", "--label-interval", "2", "--output-dir", str(out),
+        "rollouts", "1", "--duration", "120", "--label-interval", "1", "--output-dir", str(out),
+        "--sim-time-scale", "20", "--k8s", sim.k8s_url,
         env=env_for(sim.url), cwd=workdir,
     )  # fmt: skip
     assert proc.returncode in (0, 1), proc.stdout[-2000:] + proc.stderr[-2000:]

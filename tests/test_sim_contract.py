@@ -495,7 +495,7 @@ def test_7_outside_a_cluster(tmp_path):
 
 def test_7_a_scenario_runs_end_to_end_against_a_box_outside_a_cluster(tmp_path, capsys):
     from edgeload.cli import main
-    from edgeload.scenarios.pods.results import RESULTS_FILENAME, read_results
+    from edgeload.reporting.results import RESULTS_FILENAME, load_results
 
     profile = tmp_path / "outside-cluster.yaml"
     profile.write_text(
@@ -505,17 +505,18 @@ def test_7_a_scenario_runs_end_to_end_against_a_box_outside_a_cluster(tmp_path, 
     argv = ["memory-pressure", "1", "BINARY", "--sim-profile", str(profile)]
     code = main(argv + ["--sim-time-scale", "20", "--output-dir", str(out_dir)])
     (run_dir,) = list(out_dir.iterdir())
-    results = read_results(run_dir / RESULTS_FILENAME)
+    results = load_results(run_dir / RESULTS_FILENAME)
+    outputs = results["outputs"]
     out = capsys.readouterr().out
     assert "Traceback" not in out
     assert (code, results["status"]) == (0, "completed"), out[-2000:]
     # the pods were still watched (the Kubernetes API is elsewhere), the resources were not
-    assert results["pods"]["source"].startswith("http://127.0.0.1:")
-    checks = {c["name"]: c["ok"] for c in results["checks"]}
-    assert checks["all inference pods online"] is True
-    assert checks["VRAM spread evenly across GPUs"] is None  # skipped: no figures
-    assert results["memory"]["samples"] == 0
-    notes = [n for n in results["notes"] if "Not running in a Kubernetes cluster" in n]
+    assert outputs["pods"]["source"].startswith("http://127.0.0.1:")
+    checks = {c["name"]: c["status"] for c in results["checks"]}
+    assert checks["all inference pods online"] == "passed"
+    assert checks["VRAM spread evenly across GPUs"] == "not_observed"  # skipped: no figures
+    assert outputs["memory"]["samples"] == 0
+    notes = [n for n in outputs["notes"] if "Not running in a Kubernetes cluster" in n]
     assert len(notes) == 1
 
 

@@ -247,9 +247,9 @@ def test_fps_works_over_https(client, how, sim, tmp_path):
     assert results["rows"][0]["completed_iterations"] == 10
 
 
-def assert_answers_over_tls(results: dict) -> None:
+def assert_answers_over_tls(outputs: dict) -> None:
     """Edge answers came back, and no query failed to connect (a TLS failure would)."""
-    answers = results["answers"]
+    answers = outputs["answers"]
     assert answers["by_kind"]["edge"] > 0
     failed_to_connect = {"connection", "client"} & set(answers["errors_by_category"])
     assert not failed_to_connect, answers["errors_by_category"]
@@ -259,23 +259,27 @@ def test_memory_pressure_works_over_https_with_a_ca_bundle(sim, tmp_path):
     proc = edgeload(
         "memory-pressure", "2", "BINARY", "--iteration-interval", "0.5",
         "--ca-bundle", sim.ca_bundle, "--output-dir", str(tmp_path),
+        # a given endpoint: its time scale and Kubernetes API are what the user says
+        "--sim-time-scale", "20", "--k8s", sim.k8s_url,
         env=env_for(sim.url), cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    results = json.loads((only_run(tmp_path) / "scenario_results.json").read_text())
+    results = json.loads((only_run(tmp_path) / "load_test_results.json").read_text())
     assert results["status"] == "completed"
     # the Kubernetes client watched the simulator's pods over TLS
-    assert results["pods"]["source"] == sim.k8s_url and results["pods"]["pods"]
-    assert_answers_over_tls(results)
+    pods = results["outputs"]["pods"]
+    assert pods["source"] == sim.k8s_url and pods["pods"]
+    assert_answers_over_tls(results["outputs"])
 
 
 def test_rollouts_work_over_https_without_verification(sim, tmp_path):
     proc = edgeload(
-        "rollouts", "1", "--duration", "10", "--label-interval", "2",
-        "--output-dir", str(tmp_path),
+        # long enough, with labels often enough, for a new model to roll out (the goal)
+        "rollouts", "1", "--duration", "120", "--label-interval", "1",
+        "--output-dir", str(tmp_path), "--sim-time-scale", "20", "--k8s", sim.k8s_url,
         env=env_for(sim.url, DISABLE_TLS_VERIFY="1"), cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    results = json.loads((only_run(tmp_path) / "scenario_results.json").read_text())
+    results = json.loads((only_run(tmp_path) / "load_test_results.json").read_text())
     assert results["status"] == "completed"
-    assert_answers_over_tls(results)
+    assert_answers_over_tls(results["outputs"])

@@ -8,14 +8,8 @@ seconds too: wall seconds times the scale.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from collections.abc import Callable
-from typing import Any
-from urllib.parse import urlparse
-
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 class EndpointClock:
@@ -47,25 +41,3 @@ class EndpointClock:
     def wall_time(self, t: float) -> float:
         """UNIX wall time of endpoint-clock time `t` (for log records)."""
         return self.wall_start + t / self.time_scale
-
-
-def sim_time_scale(url: str, timeout_s: float = 2.0, *, context: Any = None) -> float | None:
-    """The time scale a simulator on loopback reports through its admin API, or None.
-
-    Only asked of loopback addresses: a real endpoint forwards unknown paths to the cloud.
-    """
-    host = urlparse(url).hostname or ""
-    if host not in LOOPBACK_HOSTS:
-        return None
-    try:
-        state_url = url.rstrip("/") + "/_sim/state"
-        with urllib.request.urlopen(state_url, timeout=timeout_s, context=context) as resp:
-            state = json.loads(resp.read())
-    except (OSError, ValueError):
-        return None
-    for container in (state, state.get("clock") if isinstance(state, dict) else None):
-        if isinstance(container, dict):
-            scale = container.get("time_scale")
-            if isinstance(scale, (int, float)) and scale > 0:
-                return float(scale)
-    return None

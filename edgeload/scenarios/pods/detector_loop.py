@@ -337,7 +337,7 @@ ImageSource = Callable[[LoopDetector], tuple[bytes, Any]]  # -> (jpeg bytes, tru
 
 @dataclass
 class DetectorLoop:
-    """Submits one image query per detector per iteration and keeps every answer."""
+    """Submits one image query per detector per iteration (the run logs the answers)."""
 
     submitter: ImageQuerySubmitter
     detectors: list[LoopDetector]
@@ -346,10 +346,8 @@ class DetectorLoop:
     labeler: Labeler | None = None
     label_unconfident: bool = True
     progress: Progress = print
-    answers: list[Answer] = field(default_factory=list)
     iteration: int = 0
     first_edge_t: dict[str, float] = field(default_factory=dict)
-    on_answer: Callable[[Answer], None] | None = None
     t0: float = 0.0  # progress lines show times from here (the endpoint's first answer)
 
     def run_iteration(self) -> list[Answer]:
@@ -379,7 +377,6 @@ class DetectorLoop:
                 iq_id=(iq or {}).get("id"),
             )
             out.append(answer)
-            self.answers.append(answer)
             if kind == EDGE and det.id not in self.first_edge_t:
                 self.first_edge_t[det.id] = t
                 self.progress(f"  first edge answer from {det.id} at t={t - self.t0:.1f} s")
@@ -395,8 +392,6 @@ class DetectorLoop:
                 )
             ):
                 self.labeler.label(answer.iq_id, truth)
-            if self.on_answer is not None:
-                self.on_answer(answer)
         self.iteration += 1
         return out
 

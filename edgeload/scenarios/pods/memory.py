@@ -6,9 +6,10 @@ plus, from the same answer, each detector's VRAM per pod and the kubelet's RAM e
 threshold. Everything here is pure.
 
 The evenness check ("check that GPU VRAM utilization is evenly spread across all available
-GPUs", as the seed asks of `nvtop`): pods are whole units, so perfectly equal use is usually
-impossible; a placement that always picks the GPU with the most free VRAM keeps the gap
-between the most and the least used GPU within one pod's footprint. The bound is therefore
+GPUs", as the upstream load-testing README asks of `nvtop`): pods are whole units, so perfectly
+equal use is usually impossible; a placement that always picks the GPU with the most free VRAM
+keeps the gap between the most and the least used GPU within one pod's footprint. The bound is
+therefore
 
     max(GPU VRAM used) - min(GPU VRAM used) <= largest inference pod's VRAM + 2 % of one GPU
 

@@ -1,131 +1,166 @@
-"""Command-line options the two pod scenarios share, and their checking.
+"""The options both pod scenarios take (on `edgeload.options`) and their validated `Inputs`.
 
-Numbers are taken as strings and converted here, so that a bad value gets one line that names
-the option (UsageError, exit 2), not argparse's usage dump.
+Each pod scenario's folder lists its own options next to these (`memory_pressure/options.py`,
+`rollouts/options.py`) and turns the parsed values into one frozen `Inputs`. Durations are
+endpoint seconds: simulated seconds on a simulator with a time scale.
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import os
+from dataclasses import dataclass
 from typing import Any
 
+from edgeload import options as opt
 from edgeload.errors import UsageError
+from edgeload.options import FLOAT, TEXT, Option
+from edgeload.reporting.gates import parse_thresholds
+
+MEMORY_PRESSURE = "memory-pressure"
+ROLLOUTS = "rollouts"
+
+MAX_DETECTORS = 200
+DEFAULT_REFRESH_RATE_S = 20.0  # the edge endpoint's default refresh_rate
+
+NUM_DETECTORS = dataclasses.replace(  # required: NUM_DETECTORS or --num-detectors
+    opt.NUM_DETECTORS,
+    default=None,
+    help="detectors (each with its inference pods) to load",
+    maximum=MAX_DETECTORS,
+)
+TIMEOUT = Option(
+    "--timeout",
+    FLOAT,
+    1800.0,
+    "give up when the goal is not reached this long after the first image query (endpoint "
+    "seconds: simulated seconds on a simulator with a time scale)",
+    unit="s",
+    above=0,
+    maximum=7 * 86400,
+)
+CONNECT_TIMEOUT = Option(
+    "--connect-timeout",
+    FLOAT,
+    1800.0,
+    "how long to keep retrying while the endpoint does not answer yet (e.g. while you install it)",
+    unit="s",
+    minimum=1,
+    maximum=7 * 86400,
+)
+K8S = Option(
+    "--k8s",
+    TEXT,
+    "auto",
+    "pod checks through the Kubernetes API (namespace edge): auto = the simulator's API on a "
+    "simulated target, else kubeconfig or in-cluster config; off = skip; URL = that API base "
+    "URL without credentials (e.g. `kubectl proxy`'s http://127.0.0.1:8001)",
+    metavar="auto|off|URL",
+)
+ITERATION_INTERVAL = Option(
+    "--iteration-interval",
+    FLOAT,
+    1.0,
+    "shortest time between the starts of two iterations (one image query per detector each)",
+    unit="s",
+    minimum=0,
+    maximum=3600,
+)
+
+# Shared by both pod commands, after each scenario's own options.
+COMMON_OPTIONS: tuple[Option, ...] = (
+    TIMEOUT,
+    CONNECT_TIMEOUT,
+    K8S,
+    ITERATION_INTERVAL,
+    opt.FAIL_IF,
+    opt.OUTPUT_DIR,
+    opt.SIM_TIME_SCALE,
+    opt.CA_BUNDLE,
+)
+POSITIONALS: tuple[Option, ...] = (NUM_DETECTORS, opt.DETECTOR_MODE)
 
 
-def number(option: str, text: Any, *, integer: bool = False, minimum: float | None = None) -> Any:
-    """`text` as a number for `option`, or UsageError saying what to fix."""
-    try:
-        value = int(text) if integer else float(text)
-    except (TypeError, ValueError):
-        kind = "a whole number" if integer else "a number"
-        raise UsageError(f"{option} must be {kind}, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise UsageError(f"{option} must be a finite number, got {text!r}")
-    if minimum is not None and value < minimum:
-        raise UsageError(f"{option} must be at least {minimum:g}, got {text!r}")
-    return value
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a pod scenario run needs, validated (the header's `inputs`)."""
+
+    scenario: str
+    num_detectors: int
+    detector_mode: str
+    timeout: float  # from the first image query until the goal
+    connect_timeout: float
+    k8s: str
+    iteration_interval: float
+    output_dir: str
+    sim_profile: str
+    sim_time_scale: float
+    ca_bundle: str | None = None
+    fail_if: str | None = None
+    confidence_threshold: float | None = None  # sent with every image query
+    set_detector_threshold: bool = False  # also set it on the detectors (memory pressure)
+    label_unconfident: bool = True  # label unconfident cloud answers (memory pressure)
+    edge_config: str | None = None
+    prime_labels: bool = False  # rollouts: train to >= 30 labels, wait for evaluation
+    provision_timeout: float = 1200.0
+    label_interval: float | None = None  # rollouts: label every detector this often
+    duration: float | None = 0.0  # rollouts: after every detector got edge; None: 10 refreshes
+    refresh_rate_hint: float | None = None  # given by the user (None: not given)
+    request_timeout: float = 30.0
+    sample_interval: float = 5.0
+    metrics_interval: float = 10.0
+    image_size: tuple[int, int] = (640, 480)
+
+    def as_record(self) -> dict[str, Any]:
+        record = dataclasses.asdict(self)
+        record["image_size"] = list(self.image_size)
+        return record
 
 
-def add_common_arguments(
-    parser: argparse.ArgumentParser, *, timeout_default: str, sim_default: str
-) -> None:
-    parser.add_argument(
-        "--timeout",
-        default=timeout_default,
-        metavar="SECONDS",
-        help="give up when the goal is not reached this long after the first image query "
-        "(endpoint seconds: simulated seconds on a simulator with a time scale)",
-    )
-    parser.add_argument(
-        "--connect-timeout",
-        default="1800",
-        metavar="SECONDS",
-        help="how long to keep retrying while the endpoint does not answer yet (e.g. while "
-        "you install it)",
-    )
-    parser.add_argument(
-        "--k8s",
-        default="auto",
-        metavar="auto|off|URL",
-        help="pod checks through the Kubernetes API (namespace edge): auto = the simulator's "
-        "API on a simulated target, else kubeconfig or in-cluster config; off = skip; URL = "
-        "that API base URL without credentials (e.g. `kubectl proxy`'s http://127.0.0.1:8001)",
-    )
-    parser.add_argument(
-        "--iteration-interval",
-        default="1",
-        metavar="SECONDS",
-        help="shortest time between the starts of two iterations (one image query per "
-        "detector each)",
-    )
-    parser.add_argument(
-        "--output-dir",
-        default="load_tests",
-        help="the run folder <timestamp>-<scenario>/ is created here",
-    )
-    parser.add_argument(
-        "--sim-profile",
-        default=None,
-        help="simulator profile (name in configs/profiles/ or a YAML path) when "
-        f"GROUNDLIGHT_ENDPOINT is not set; {sim_default} when not given",
-    )
-    parser.add_argument(
-        "--sim-time-scale",
-        "--time-scale",
-        dest="time_scale",
-        default="1",
-        help="simulator time scale when GROUNDLIGHT_ENDPOINT is not set (>1 runs faster; "
-        "reported times stay in simulated seconds)",
-    )
-    parser.add_argument(
-        "--ca-bundle",
-        default=None,
-        metavar="PATH",
-        help="PEM file of the CA(s) that signed an https endpoint's certificate (e.g. the edge "
-        "endpoint's self-signed certificate); or set DISABLE_TLS_VERIFY=1 to skip verification",
-    )
-
-
-def common_values(args: argparse.Namespace) -> dict[str, Any]:
-    """Checked values of the shared options (UsageError for bad ones)."""
-    if os.environ.get("GROUNDLIGHT_ENDPOINT") and args.sim_profile:
+def common_values(namespace: Any, scenario_options: tuple[Option, ...]) -> dict[str, Any]:
+    """Every option's typed value (positionals, the scenario's, the shared ones), checked;
+    UsageError (one line) for the first bad one."""
+    if _is_unset(getattr(namespace, "num_detectors", None)) and _is_unset(
+        getattr(namespace, "_positional_num_detectors", None)
+    ):
+        raise UsageError("give NUM_DETECTORS (or --num-detectors): how many detectors to load")
+    values = opt.parse_options(namespace, (*POSITIONALS, *scenario_options, *COMMON_OPTIONS))
+    k8s = values["k8s"]
+    if k8s not in ("auto", "off") and not k8s.startswith(("http://", "https://")):
+        raise UsageError(f"--k8s must be auto, off or an http(s):// URL, got {k8s!r}")
+    if os.environ.get("GROUNDLIGHT_ENDPOINT") and getattr(namespace, "sim_profile", None):
         raise UsageError(
             "--sim-profile applies only to the embedded simulator: unset GROUNDLIGHT_ENDPOINT "
             "or leave out --sim-profile"
         )
-    k8s = str(args.k8s)
-    if k8s not in ("auto", "off") and not k8s.startswith(("http://", "https://")):
-        raise UsageError(f"--k8s must be auto, off or an http(s):// URL, got {k8s!r}")
+    return values
+
+
+def _is_unset(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, str) and not raw.strip())
+
+
+def shared_inputs(scenario: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The `Inputs` fields every pod scenario fills the same way from its parsed values."""
+    parse_thresholds(values["fail_if"], scenario)  # UsageError now, not after the run
     return {
-        "timeout_s": number("--timeout", args.timeout, minimum=1),
-        "connect_timeout_s": number("--connect-timeout", args.connect_timeout, minimum=1),
-        "k8s": k8s,
-        "iteration_interval_s": number("--iteration-interval", args.iteration_interval, minimum=0),
-        "output_dir": args.output_dir,
-        "time_scale": _time_scale(args.time_scale),
-        "ca_bundle": _ca_bundle(getattr(args, "ca_bundle", None)),
+        "scenario": scenario,
+        "num_detectors": values["num_detectors"],
+        "detector_mode": values["detector_mode"],
+        "timeout": values["timeout"],
+        "connect_timeout": values["connect_timeout"],
+        "k8s": values["k8s"],
+        "iteration_interval": values["iteration_interval"],
+        "output_dir": values["output_dir"],
+        "sim_profile": values["sim_profile"],
+        "sim_time_scale": values["sim_time_scale"],
+        "ca_bundle": values["ca_bundle"],
+        "fail_if": values["fail_if"],
     }
 
 
-def _ca_bundle(text: Any) -> str | None:
-    if text is None or not str(text).strip():
-        return None
-    path = str(text).strip()
-    if not os.path.isfile(path):
-        raise UsageError(f"--ca-bundle {path!r} is not a file: give a PEM file of CAs")
-    return path
-
-
-def _time_scale(text: Any) -> float:
-    value = number("--sim-time-scale", text)
-    if not value > 0:
-        raise UsageError(f"--sim-time-scale must be positive, got {text!r}")
-    return value
-
-
-def mode_value(text: str, option: str = "detector mode") -> str:
-    mode = str(text).upper()
-    if mode not in ("BINARY", "COUNT"):
-        raise UsageError(f"{option} must be BINARY or COUNT, got {text!r}")
-    return mode
+def add_arguments(parser: Any, scenario_options: tuple[Option, ...]) -> None:
+    """The command's options on argparse, with the upstream scripts' positional forms."""
+    opt.add_arguments(
+        parser, (*POSITIONALS, *scenario_options, *COMMON_OPTIONS), positionals=POSITIONALS
+    )

@@ -1,37 +1,31 @@
 """Runs a pod scenario (memory pressure or repeated rollouts) from start to report.
 
-    target -> run folder -> wait for the endpoint (timer starts when it answers) -> pod watcher,
-    resource and status samplers -> detectors (get/create; prime for rollouts) -> edge config
-    -> the detector loop until the scenario's goal (and, for rollouts, --duration more) ->
-    analysis -> scenario_results.json, plots, load_test.log -> a summary on screen.
+    options -> target -> run folder -> wait for the endpoint (the timer starts when it
+    answers) -> header -> pod watcher, resource and status samplers -> detectors (get/create;
+    primed for rollouts) -> edge config -> the detector loop until the scenario's goal (and,
+    for rollouts, --duration more) -> end record -> `write_reports` -> the console summary ->
+    exit with the results' exit code.
 
-Ctrl-C and SIGTERM end the loop at once and still write everything measured, marked
-`interrupted` (exit 130 or 143). The verdict and exit code come from edgeload.verdict: a check
-whose subject was never observed (no pod source, no rollout) is `not_observed`, and a scenario
-whose goal was not observed is inconclusive (exit 4).
+Everything observed streams into `load_test.log` (`recorder`); the analysis reads only the log
+(`analysis`), so `edgeload report RUN_DIR` re-renders any run. Ctrl-C and SIGTERM end the loop
+at once and still report everything measured, marked interrupted (exit 130 or 143).
 
 An endpoint is treated as edgeload's simulator only when edgeload started it: a given endpoint
 is never probed for the simulator's admin API (a real box forwards unknown paths to its cloud).
 Its clock runs at --sim-time-scale only when the user says so; its pods are watched through
---k8s URL, kubeconfig or in-cluster config. The scenario-specific parts are the options: how
-detectors are prepared and which stop rule applies.
+--k8s URL, kubeconfig or in-cluster config.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import signal
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from edgeload import verdict
-from edgeload.errors import RunError, UsageError
+from edgeload import runlog, verdict
+from edgeload.errors import EdgeloadError, OutputError, RunError, UsageError
 from edgeload.runfolder import check_output_dir, create_run_dir
-from edgeload.scenarios.pods import edgeconfig, memory, plots, podwatch, versions
+from edgeload.scenarios.pods import edgeconfig, signals
 from edgeload.scenarios.pods.clock import EndpointClock
 from edgeload.scenarios.pods.detector_loop import (
     EDGE,
@@ -42,506 +36,434 @@ from edgeload.scenarios.pods.detector_loop import (
     LoopDetector,
     connect_with_retry,
     iteration_line,
-    summarize_answers,
 )
-from edgeload.scenarios.pods.results import created_at, write_results
-from edgeload.scenarios.pods.runlog import RunLog
-
-MEMORY_PRESSURE = "memory-pressure"
-ROLLOUTS = "rollouts"
-
-STOP_ALL_EDGE_IN_ONE_ITERATION = "all_edge_in_one_iteration"
-STOP_EVERY_DETECTOR_EDGE_THEN_DURATION = "every_detector_edge_then_duration"
+from edgeload.scenarios.pods.observers import Observers
+from edgeload.scenarios.pods.options import DEFAULT_REFRESH_RATE_S, MEMORY_PRESSURE, Inputs
+from edgeload.scenarios.pods.recorder import RunRecorder
 
 Progress = Callable[[str], None]
 
 
-@dataclass
-class ScenarioOptions:
-    """Everything a pod scenario run needs. Durations are endpoint seconds."""
-
-    scenario: str
-    num_detectors: int
-    mode: str
-    stop_rule: str
-    timeout_s: float  # from the endpoint's first answer until the goal
-    connect_timeout_s: float = 600.0
-    k8s: str = "auto"
-    output_dir: str = "load_tests"
-    sim_profile: str = "gpu-1x"
-    time_scale: float = 1.0
-    confidence_threshold: float | None = None  # sent with every image query
-    set_detector_threshold: bool = False  # also PATCH it onto the detectors (memory pressure)
-    label_unconfident: bool = True  # label unconfident cloud answers (memory pressure)
-    prime_labels: bool = False  # rollouts: train to >= 30 labels and wait for evaluation
-    prime_timeout_s: float = 600.0
-    label_interval_s: float | None = None  # rollouts: label every detector this often
-    duration_s: float | None = 0.0  # rollouts: after every detector got edge; None: 10 refreshes
-    edge_config: str | None = None
-    ca_bundle: str | None = None  # CA file for an https endpoint's certificate
-    refresh_rate_hint: float | None = None
-    warn_refresh_rate: bool = False  # the hint was given: warn if the endpoint says otherwise
-    iteration_interval_s: float = 1.0  # shortest iteration
-    request_timeout_s: float = 30.0
-    sample_interval_s: float = 5.0
-    metrics_interval_s: float = 10.0
-    image_size: tuple[int, int] = (640, 480)
-    detector_names: list[str] | None = None
-    inputs: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class RunState:
-    """What a run has measured so far (everything the report needs, partial or not)."""
-
-    status: str = "failed"
-    reason: str = ""
-    t_connect_start: float = 0.0
-    t_up: float | None = None
-    connect_failures: int = 0
-    t_goal: float | None = None
-    t_first_query: float | None = None
-    t_end: float = 0.0
-    detectors: list[dict[str, Any]] = field(default_factory=list)
-    loop: DetectorLoop | None = None
-    watcher: podwatch.PodWatcher | None = None
-    k8s: podwatch.KubernetesAccess | None = None
-    memory_samples: list[dict] = field(default_factory=list)
-    metrics_samples: list[dict] = field(default_factory=list)
-    labeler: Labeler | None = None
-    edge_config_note: str | None = None
-    endpoint_refresh_rate: float | None = None
-    notes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    signal_name: str | None = None  # "SIGTERM" when a SIGTERM ended the run
-
-
-# --------------------------------------------------------------------------- signals
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt(state: RunState) -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt in the main thread, like Ctrl-C (and is remembered,
-    for exit 143)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        state.signal_name = "SIGTERM"
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
-
-
-@contextlib.contextmanager
-def deferred_interrupts(progress: Progress) -> Iterator[None]:
-    """While the report is written, Ctrl-C/SIGTERM only print a line (the report finishes)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        progress("  writing the report of what was measured; it takes a moment")
-
-    old_int = signal.signal(signal.SIGINT, handler)
-    old_term = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old_int)
-        signal.signal(signal.SIGTERM, old_term)
-
-
-# --------------------------------------------------------------------------- background ticks
-
-
-class Ticker:
-    """Calls `fn` every `interval_s` wall seconds on a daemon thread until stopped."""
-
-    def __init__(self, fn: Callable[[], None], interval_s: float, name: str) -> None:
-        self._fn = fn
-        self._interval = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def start(self) -> Ticker:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._fn()
-            except Exception:  # noqa: BLE001 - a failed sample is skipped, never fatal
-                pass
-            self._stop.wait(self._interval)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5.0)
-
-
-# --------------------------------------------------------------------------- the run
-
-
-def run_scenario(opts: ScenarioOptions, *, progress: Progress = print) -> int:
+def run_scenario(inputs: Inputs, *, progress: Progress = print) -> int:
     """Run one pod scenario; returns the exit code (edgeload.verdict's table). UsageError for
     bad input, before anything starts."""
-    from edgeload.target import KIND_SIMULATED, resolve_target, validate_target_environment
+    from edgeload.target import resolve_target, validate_target_environment
 
-    _check_options(opts)
-    raw_config = edgeconfig.load_edge_config(opts.edge_config) if opts.edge_config else None
+    raw_config = edgeconfig.load_edge_config(inputs.edge_config) if inputs.edge_config else None
     validate_target_environment()
-    check_output_dir(opts.output_dir)  # before a simulator or a request
+    check_output_dir(inputs.output_dir)  # before a simulator or a request
     target = resolve_target(
-        profile=opts.sim_profile,
-        time_scale=opts.time_scale,
+        profile=inputs.sim_profile,
+        time_scale=inputs.sim_time_scale,
         check_reachable=False,
-        ca_bundle=opts.ca_bundle,
+        ca_bundle=inputs.ca_bundle,
     )
     try:
         progress(target.describe())
-        simulated = target.kind == KIND_SIMULATED
-        # a given endpoint runs on a simulated clock only when the user says so
-        scale = target.time_scale if simulated else opts.time_scale
-        # everything slow on our side happens before the clock starts: imports and image
-        # encoding (under a simulator's time scale, one of our seconds is many simulated ones)
-        pools = _warm_up(opts)
-        clock = EndpointClock(scale)
-        run_dir = create_run_dir(opts.output_dir, opts.scenario)
-        progress(f"run folder: {run_dir}")
-        log = RunLog(run_dir, clock)
-        log.header(opts.scenario, target.as_record(), opts.inputs, {})
-        state = RunState(t_connect_start=clock.now())
-        with sigterm_as_interrupt(state):
-            try:
-                _run(
-                    opts, target, clock, run_dir, raw_config, state, log, simulated, pools, progress
-                )
-            except KeyboardInterrupt:
-                state.status, state.reason = "interrupted", "interrupted by Ctrl-C or SIGTERM"
-                progress("interrupted: writing the report of what was measured")
-            except TimeoutError as exc:
-                state.status, state.reason = "timed_out", str(exc)
-                progress(f"timed out: {exc}")
-            except (RunError, UsageError) as exc:
-                state.status, state.reason = "failed", str(exc)
-                progress(f"failed: {exc}")
-            finally:
-                state.t_end = clock.now()
-                _stop_background(state)
-        with deferred_interrupts(progress):
-            results = build_results(opts, target.as_record(), scale, state)
-            write_results(run_dir, results)
-            try:
-                plots.save_all(run_dir, results, shifted_memory_samples(state))
-            except Exception as exc:  # noqa: BLE001 - the numbers matter more than the pictures
-                progress(f"  plots could not be drawn: {exc}")
-            log.end(
-                state.t_end,
-                "failed" if state.status == "timed_out" else state.status,
-                state.reason,
-            )
-            for line in summary_lines(results):
-                progress(line)
-            progress(f"results: {run_dir}")
-        return int(results["exit_code"])
+        run = PodRun(inputs, target, raw_config, progress)
+        run.execute()
+        with signals.deferred(progress):
+            return run.report()
     finally:
         target.close()
 
 
-def _warm_up(opts: ScenarioOptions) -> dict[str, Any]:
-    import groundlight  # noqa: F401
-    import kubernetes.client  # noqa: F401
-    import kubernetes.watch  # noqa: F401
-
-    from edgeload import images as images_module
-
-    return {opts.mode: images_module.ImagePool(opts.mode, *opts.image_size)}
+def goal_text(inputs: Inputs, duration_s: float | None) -> str:
+    if inputs.scenario == MEMORY_PRESSURE:
+        return "every detector answers from the edge within one iteration"
+    more = "10 refresh periods" if duration_s is None else f"{duration_s:g} s"
+    return f"every detector gets an edge answer, then {more} more"
 
 
-def _check_options(opts: ScenarioOptions) -> None:
-    if opts.num_detectors < 1:
-        raise UsageError(f"NUM_DETECTORS must be at least 1, got {opts.num_detectors}")
-    if opts.num_detectors > 200:
-        raise UsageError(f"NUM_DETECTORS {opts.num_detectors} is too many: use at most 200")
-    if opts.mode not in ("BINARY", "COUNT"):
-        raise UsageError(f"unknown detector mode {opts.mode!r}: use BINARY or COUNT")
-    if not opts.timeout_s > 0:
-        raise UsageError(f"--timeout must be positive, got {opts.timeout_s:g}")
-    if opts.duration_s is not None and opts.duration_s < 0:
-        raise UsageError(f"--duration must not be negative, got {opts.duration_s:g}")
-    th = opts.confidence_threshold
-    if th is not None and not 0.0 <= th <= 1.0:
-        raise UsageError(f"--confidence-threshold must be between 0 and 1, got {th:g}")
-    if opts.refresh_rate_hint is not None and not 0 < opts.refresh_rate_hint <= 86400:
-        raise UsageError("--refresh-rate-hint must be in (0, 86400] seconds")
-    if not opts.time_scale > 0:
-        raise UsageError(f"--sim-time-scale must be positive, got {opts.time_scale:g}")
-    k8s = opts.k8s
-    if k8s not in ("auto", "off") and not k8s.startswith(("http://", "https://")):
-        raise UsageError(f"--k8s must be auto, off or a URL (http://...), got {k8s!r}")
+class GoalTimeout(Exception):
+    """The goal was not reached within --timeout (a run that ran its course)."""
 
 
-def _simulator_k8s_url(target: Any) -> str | None:
-    """Where the embedded simulator serves its Kubernetes API (a port of its own, as on a real
-    box). Only for a simulator edgeload started: a given endpoint is never asked."""
-    url = getattr(getattr(target, "sim", None), "k8s_url", None)
-    return url if isinstance(url, str) and url else None
+class PodRun:
+    """One run: its clock, log, observers, detectors and loop, and how it ended."""
 
+    def __init__(
+        self, inputs: Inputs, target: Any, raw_config: dict | None, progress: Progress
+    ) -> None:
+        from edgeload.metadata import collect_metadata
+        from edgeload.target import KIND_SIMULATED
 
-def _run(
-    opts: ScenarioOptions,
-    target: Any,
-    clock: EndpointClock,
-    run_dir: Path,
-    raw_config: dict | None,
-    state: RunState,
-    log: RunLog,
-    simulated: bool,
-    pools: dict[str, Any],
-    progress: Progress,
-) -> None:
-    from edgeload import images as images_module
-    from edgeload.provisioning import detector_details, fetch_metrics
-    from edgeload.samplers import EndpointSampler, SamplingLoop
-    from edgeload.target import make_sdk, one_line
-    from edgeload.target import probe as health_probe
+        self.inputs = inputs
+        self.target = target
+        self.raw_config = raw_config
+        self.say = progress
+        self.simulated = target.kind == KIND_SIMULATED
+        # a given endpoint runs on a simulated clock only when the user says so
+        scale = target.time_scale if self.simulated else inputs.sim_time_scale
+        # everything slow on our side happens before the clock starts: imports, image
+        # encoding, metadata (under a time scale, one of our seconds is many simulated ones)
+        self.pools = _warm_up(inputs)
+        self.metadata = collect_metadata(None)
+        self.metadata["endpoint_clock"] = {
+            "time_scale": scale,
+            "time_unit": "simulated seconds" if scale != 1.0 else "seconds",
+        }
+        self.clock = EndpointClock(scale)
+        self.run_dir = create_run_dir(inputs.output_dir, inputs.scenario)
+        progress(f"run folder: {self.run_dir}")
+        self.log = RunRecorder(self.run_dir, self.clock)
+        self.observers = Observers(target, self.clock, self.log)
+        self.interrupts = signals.Interrupts()
+        self.gl: Any = None
+        self.labeler: Labeler | None = None
+        self.loop: DetectorLoop | None = None
+        self.detectors: list[dict[str, Any]] = []
+        self.t_up: float | None = None
+        self.duration_s = inputs.duration
+        self.status, self.reason = verdict.STATUS_FAILED, ""
 
-    # 1. wait for the endpoint; its first answer starts the timer
-    progress("waiting for the edge endpoint to answer...")
+    # -- the run ---------------------------------------------------------------------------
+    def execute(self) -> None:
+        """Run until the goal (or a timeout, an error, a signal); always ends the log."""
+        self.log.timing("connect_start", self.clock.now())
+        with self.interrupts.as_keyboard_interrupt():
+            try:
+                self._connect()
+                self._observe()
+                self._prepare_detectors()
+                self._configure_edge()
+                self._run_loop()
+                self.observers.final_samples()
+                self.status = verdict.STATUS_COMPLETED
+                self.reason = goal_text(self.inputs, self.duration_s) + " reached"
+            except KeyboardInterrupt:
+                name = self.interrupts.interrupted()
+                self.status, self.reason = verdict.STATUS_INTERRUPTED, f"{name} received"
+                self.say("interrupted: writing the report of what was measured")
+            except GoalTimeout as exc:  # the run ran its course: its goal check fails
+                self.status, self.reason = verdict.STATUS_COMPLETED, str(exc)
+                self.say(f"timed out: {exc}")
+            except (TimeoutError, RunError, UsageError) as exc:
+                self.status, self.reason = verdict.STATUS_FAILED, str(exc)
+                self.say(f"failed: {exc}")
+            except OutputError:  # the log cannot be written (disk full): exit 6, one line
+                self._stop_threads()
+                self.say(
+                    f"run folder: {self.run_dir} (its log holds what was measured until the "
+                    "write failed: `edgeload report` renders it once there is room)"
+                )
+                raise
+        with signals.deferred(self.say):  # a second signal does not cut the end short
+            self._end()
 
-    class NotUp(Exception):
-        pass
+    def _connect(self) -> None:
+        """Wait for the endpoint; its first answer starts the timer. Then the header."""
+        from edgeload.metadata import collect_endpoint_images, collect_target
 
-    def connect() -> Any:
+        self.say("waiting for the edge endpoint to answer...")
+        self.gl, self.t_up, failures = connect_with_retry(
+            self._sdk_when_up,
+            self.clock,
+            timeout_s=self.inputs.connect_timeout,
+            progress=self.say,
+            describe=_describe,
+        )
+        self.metadata["target"] = collect_target(self.target)
+        self.metadata["endpoint_images"] = collect_endpoint_images(self.target)
+        self._write_header()
+        self.log.timing("endpoint_up", self.t_up, failed_attempts=failures)
+        self.log.event("endpoint_up", f"after {failures} failed attempts", self.t_up)
+        self.say(f"the endpoint answered after {self.t_up:.1f} s; timer started")
+
+    def _sdk_when_up(self) -> Any:
+        from edgeload.target import make_sdk, probe
+
         # a certificate that cannot be verified raises UsageError: waiting does not fix it
-        problem = health_probe(target, timeout_s=5.0, tls_fatal=True)
+        problem = probe(self.target, timeout_s=5.0, tls_fatal=True)
         if problem is not None:
-            raise NotUp(problem)
+            raise _NotUp(problem)
         try:
-            return make_sdk(target, retries=True)
+            return make_sdk(self.target, retries=True)
         except UsageError as exc:  # e.g. the endpoint answers health but not the API yet
-            raise NotUp(str(exc)) from None
+            raise _NotUp(str(exc)) from None
 
-    def describe(exc: BaseException) -> str:
-        return one_line(str(exc) or type(exc).__name__, 110)
+    def _write_header(self) -> None:
+        self.log.write_header(
+            runlog.header(
+                scenario=self.inputs.scenario,
+                run_id=runlog.new_run_id(),
+                target=self.target.as_record(),
+                inputs=self.inputs.as_record(),
+                metadata=self.metadata,
+            )
+        )
 
-    gl, state.t_up, state.connect_failures = connect_with_retry(
-        connect, clock, timeout_s=opts.connect_timeout_s, progress=progress, describe=describe
-    )
-    log.event(state.t_up, "endpoint_up", f"after {state.connect_failures} failed attempts")
-    progress(
-        f"the endpoint answered after {state.t_up - state.t_connect_start:.1f} s; timer started"
-    )
+    def _observe(self) -> None:
+        inputs = self.inputs
+        self.say(
+            self.observers.start(
+                k8s=inputs.k8s,
+                simulated=self.simulated,
+                sample_s=inputs.sample_interval,
+                metrics_s=inputs.metrics_interval,
+            )
+        )
 
-    # 2. watchers: pods, resources, status page
-    state.k8s = podwatch.connect_kubernetes(
-        opts.k8s,
-        simulator_url=_simulator_k8s_url(target) if simulated else None,
-        verify_tls=target.verify_tls,
-        ca_bundle=target.ca_bundle,
-    )
-    if state.k8s.available:
-        progress(f"watching inference pods in namespace edge through {state.k8s.source}")
-        state.watcher = podwatch.PodWatcher(state.k8s, clock)
-        state.watcher.start()
-    else:
-        progress(state.k8s.skipped_reason or "pod checks were skipped")
+    def _prepare_detectors(self) -> None:
+        inputs = self.inputs
+        names = [
+            f"edgeload-{inputs.scenario}-{inputs.detector_mode.lower()}-{i + 1}"
+            for i in range(inputs.num_detectors)
+        ]
+        if inputs.prime_labels:
+            self.detectors = self._primed_detectors(names)
+        else:
+            self.detectors = [
+                _get_or_create(self.gl, n, inputs.detector_mode, self.say) for n in names
+            ]
+        ids = [d["id"] for d in self.detectors]
+        self.log.sample("detectors", detectors=self.detectors)
+        self.observers.set_detectors(ids)
+        if inputs.set_detector_threshold and inputs.confidence_threshold is not None:
+            for d in ids:
+                self.gl.update_detector_confidence_threshold(d, inputs.confidence_threshold)
+            self.say(f"confidence threshold {inputs.confidence_threshold:g} set on every detector")
 
-    sampler = EndpointSampler(target, note=lambda m: state.notes.append(m))
-
-    def emit(record: dict) -> None:
-        state.memory_samples.append(memory.memory_sample(record["t"], record, sampler.last_raw))
-        log.utilization(record)
-
-    sampling = SamplingLoop(
-        [sampler], max(opts.sample_interval_s / clock.time_scale, 0.05), emit, clock=clock.now
-    )
-    sampling.start()
-    state.metadata["_sampling"] = sampling
-    detector_ids: list[str] = []
-
-    def take_metrics() -> None:
-        details = detector_details(fetch_metrics(target, timeout_s=10.0))
-        state.metrics_samples.append(versions.details_sample(clock.now(), details, detector_ids))
-
-    metrics_ticker = Ticker(
-        take_metrics, max(opts.metrics_interval_s / clock.time_scale, 0.05), "edgeload-metrics"
-    ).start()
-    state.metadata["_metrics"] = metrics_ticker
-
-    # 3. detectors
-    names = opts.detector_names or [
-        f"edgeload-{opts.scenario}-{opts.mode.lower()}-{i + 1}" for i in range(opts.num_detectors)
-    ]
-    if opts.prime_labels:
+    def _primed_detectors(self, names: list[str]) -> list[dict[str, Any]]:
         from edgeload.provisioning import provision_detectors
 
-        progress(f"priming {opts.num_detectors} detectors to at least 30 labels...")
+        inputs, scale = self.inputs, self.clock.time_scale
+        self.say(f"priming {inputs.num_detectors} detectors to at least 30 labels...")
         provisioned = provision_detectors(
-            gl,
-            opts.num_detectors,
-            mode=opts.mode,
-            image_size=opts.image_size,
+            self.gl,
+            inputs.num_detectors,
+            mode=inputs.detector_mode,
+            image_size=inputs.image_size,
             names=names,
-            timeout_s=max(opts.prime_timeout_s / clock.time_scale, 1.0),
-            poll_s=max(2.0 / clock.time_scale, 0.02),
-            progress_every_s=max(10.0 / clock.time_scale, 0.2),
-            progress=lambda m: progress("  " + m),
+            timeout_s=max(inputs.provision_timeout / scale, 1.0),
+            poll_s=max(2.0 / scale, 0.02),
+            progress_every_s=max(10.0 / scale, 0.2),
+            progress=lambda m: self.say("  " + m),
             wait_for_edge=False,
         )
-        dets = [
+        self.log.event("primed", f"{len(provisioned)} detectors trained")
+        return [
             {
                 "id": p.id,
                 "name": p.name,
-                "mode": opts.mode,
+                "mode": inputs.detector_mode,
                 "labels": p.labels,
                 "projected_accuracy": p.projected_accuracy,
             }
             for p in provisioned
         ]
-        log.event(clock.now(), "primed", f"{len(dets)} detectors trained")
-    else:
-        dets = [_get_or_create(gl, name, opts.mode, progress) for name in names]
-    state.detectors = dets
-    detector_ids.extend(d["id"] for d in dets)
-    if state.watcher is not None:
-        state.watcher.detector_ids = list(detector_ids)
-    if opts.set_detector_threshold and opts.confidence_threshold is not None:
-        for d in dets:
-            gl.update_detector_confidence_threshold(d["id"], opts.confidence_threshold)
-        progress(f"confidence threshold {opts.confidence_threshold:g} set on every detector")
 
-    # 4. edge config
-    if raw_config is not None:
-        filled = edgeconfig.fill_detectors(raw_config, detector_ids)
-        filled_path = edgeconfig.write_filled(run_dir, filled)
-        config = edgeconfig.validate(raw_config, opts.edge_config, detector_ids=detector_ids)
-        state.edge_config_note = edgeconfig.apply_edge_config(gl, config, filled_path)
-        progress(state.edge_config_note)
-        log.event(clock.now(), "edge_config_applied", str(opts.edge_config))
-    try:
-        state.endpoint_refresh_rate = float(gl.edge.get_config().global_config.refresh_rate)
-    except Exception:  # noqa: BLE001 - older endpoints do not serve /edge-config
-        state.endpoint_refresh_rate = None
-    if opts.duration_s is None:
-        refresh = state.endpoint_refresh_rate or opts.refresh_rate_hint or 60.0
-        opts.duration_s = 10 * refresh
-        opts.inputs["duration"] = opts.duration_s
-        progress(f"--duration: {opts.duration_s:g} s (10 refresh periods of {refresh:g} s)")
+    def _configure_edge(self) -> None:
+        """The edge config (memory pressure, when given), the endpoint's refresh rate, and
+        --duration resolved from it (rollouts without --duration)."""
+        note = None
+        if self.raw_config is not None:
+            ids = [d["id"] for d in self.detectors]
+            filled = edgeconfig.fill_detectors(self.raw_config, ids)
+            filled_path = edgeconfig.write_filled(self.run_dir, filled)
+            config = edgeconfig.validate(self.raw_config, self.inputs.edge_config, detector_ids=ids)
+            note = edgeconfig.apply_edge_config(self.gl, config, filled_path)
+            self.say(note)
+            self.log.event("edge_config_applied", str(self.inputs.edge_config))
+        try:
+            refresh_rate = float(self.gl.edge.get_config().global_config.refresh_rate)
+        except Exception:  # noqa: BLE001 - older endpoints do not serve /edge-config
+            refresh_rate = None
+        if self.duration_s is None:
+            refresh = refresh_rate or self.inputs.refresh_rate_hint or DEFAULT_REFRESH_RATE_S
+            self.duration_s = 10 * refresh
+            self.say(f"--duration: {self.duration_s:g} s (10 refresh periods of {refresh:g} s)")
+        self.log.sample(
+            "endpoint_config",
+            note=note,
+            endpoint_refresh_rate_s=refresh_rate,
+            duration_s=self.duration_s,
+        )
 
-    # 5. the loop
-    def image_for(det: LoopDetector) -> tuple[bytes, Any]:
-        pool = pools.get(det.mode)
+    def _run_loop(self) -> None:
+        inputs = self.inputs
+        self.loop = self._make_loop()
+        self.say(
+            f"loop: one image query to each of {len(self.detectors)} detectors per iteration "
+            f"(goal: {goal_text(inputs, self.duration_s)})"
+        )
+        t_first = self.clock.now()
+        self.log.timing("first_query", t_first)
+        pacer = _Pacer(self, deadline=t_first + inputs.timeout)
+        while True:
+            it_start = self.clock.now()
+            answers = self.loop.run_iteration()
+            self.log.requests(answers)
+            if pacer.after_iteration(answers):
+                return
+            self.clock.sleep(it_start + inputs.iteration_interval - self.clock.now())
+
+    def _make_loop(self) -> DetectorLoop:
+        inputs, target = self.inputs, self.target
+        submitter = ImageQuerySubmitter(
+            target.root_url,
+            self.gl.get_raw_headers(),
+            verify=(target.ca_bundle or True) if target.verify_tls else False,
+            timeout_s=max(inputs.request_timeout / self.clock.time_scale, 5.0),
+        )
+        self.labeler = Labeler(lambda iq, label: self.gl.add_label(iq, label))
+        return DetectorLoop(
+            submitter=submitter,
+            detectors=[
+                LoopDetector(d["id"], d["name"], inputs.detector_mode, inputs.confidence_threshold)
+                for d in self.detectors
+            ],
+            images=self.image_for,
+            clock=self.clock,
+            labeler=self.labeler,
+            label_unconfident=inputs.label_unconfident,
+            progress=self.say,
+            t0=self.t_up or 0.0,
+        )
+
+    def image_for(self, det: LoopDetector) -> tuple[bytes, Any]:
+        from edgeload import images
+
+        pool = self.pools.get(det.mode)
         if pool is None:
-            pool = pools[det.mode] = images_module.ImagePool(det.mode, *opts.image_size)
+            pool = self.pools[det.mode] = images.ImagePool(det.mode, *self.inputs.image_size)
         return pool.next()
 
-    verify: bool | str = (target.ca_bundle or True) if target.verify_tls else False
-    submitter = ImageQuerySubmitter(
-        target.root_url,
-        gl.get_raw_headers(),
-        verify=verify,
-        timeout_s=max(opts.request_timeout_s / clock.time_scale, 5.0),
-    )
-    state.labeler = Labeler(lambda iq, label: gl.add_label(iq, label))
-    loop = DetectorLoop(
-        submitter=submitter,
-        detectors=[
-            LoopDetector(d["id"], d["name"], opts.mode, opts.confidence_threshold) for d in dets
-        ],
-        images=image_for,
-        clock=clock,
-        labeler=state.labeler,
-        label_unconfident=opts.label_unconfident,
-        progress=progress,
-        t0=state.t_up,
-    )
-    state.loop = loop
-    progress(
-        f"loop: one image query to each of {len(dets)} detectors per iteration "
-        f"(goal: {_goal_text(opts)})"
-    )
-    state.t_first_query = clock.now()
-    deadline = state.t_first_query + opts.timeout_s
-    next_label = clock.now()
-    last_line_t = -1e18
-    last_kinds: tuple = ()
-    while True:
-        it_start = clock.now()
-        answers = loop.run_iteration()
-        log.requests(answers)
-        now = clock.now()
+    def label_every_detector(self) -> None:
+        """One new label for each detector (rollouts: keeps training and rollouts going)."""
+        assert self.loop is not None and self.labeler is not None
+        for det in self.loop.detectors:
+            data, truth = self.image_for(det)
+            self.labeler.label(
+                "",
+                truth,
+                before=lambda d=det, b=data: self.gl.ask_async(d.id, b, human_review="NEVER").id,
+            )
+
+    # -- the end ---------------------------------------------------------------------------
+    def _end(self) -> None:
+        """Stop every thread, then the last records: labels, the header if the endpoint never
+        answered, and the end record."""
+        t_end = self.clock.now()
+        self._stop_threads()
+        if self.labeler is not None:
+            self.log.sample("labels", t_end, **self.labeler.counts())
+        self._write_header()  # no-op once written
+        signal_name = (
+            self.interrupts.signal_name if self.status == verdict.STATUS_INTERRUPTED else None
+        )
+        self.log.end(
+            runlog.end(self.status, self.reason, t=self.log.wall(t_end), signal=signal_name)
+        )
+
+    def _stop_threads(self) -> None:
+        self.observers.stop()
+        if self.labeler is not None:
+            self.labeler.close(wait=False)
+        if self.loop is not None:
+            with contextlib.suppress(Exception):
+                self.loop.submitter.close()
+
+    def report(self) -> int:
+        """`write_reports` on the run folder, the summary on screen; the exit code."""
+        from edgeload.reporting import write_reports
+        from edgeload.reporting.summary import format_summary
+
+        try:
+            results = write_reports(self.run_dir)
+        except EdgeloadError as exc:  # the log is complete and safe; the report can be redone
+            self.say(
+                f"error: the report could not be written ({exc}); the log is intact: "
+                f"re-run it with `edgeload report {self.run_dir}`"
+            )
+            return exc.exit_code if isinstance(exc, OutputError) else verdict.EXIT_RUN_ERROR
+        self.say(format_summary(results))
+        self.say(f"results: {self.run_dir}")
+        return int(results["exit_code"])
+
+
+class _Pacer:
+    """After each iteration: a progress line, the stop rule, the timeout, the labels."""
+
+    def __init__(self, run: PodRun, *, deadline: float) -> None:
+        self.run = run
+        self.deadline = deadline
+        self.t_goal: float | None = None
+        self.next_label = run.clock.now()
+        self.last_line_t = -1e18
+        self.last_kinds: tuple = ()
+
+    def after_iteration(self, answers: list[Answer]) -> bool:
+        """True when the run is done."""
+        run, now = self.run, self.run.clock.now()
+        self._progress_line(answers, now)
+        if self._goal_reached(answers, now):
+            return True
+        if self.t_goal is None and now >= self.deadline:
+            raise GoalTimeout(f"goal not reached within --timeout {run.inputs.timeout:g} s")
+        if run.inputs.label_interval and now >= self.next_label:
+            self.next_label = now + run.inputs.label_interval
+            run.label_every_detector()
+        return False
+
+    def _progress_line(self, answers: list[Answer], now: float) -> None:
         kinds = tuple(a.kind for a in answers)
-        if kinds != last_kinds or now - last_line_t >= 10.0:
-            extra = ""
-            if state.watcher is not None:
-                ready, total = state.watcher.ready_summary()
-                extra = f"pods ready {ready}/{total}"
-            progress(iteration_line(loop.iteration - 1, now - state.t_up, answers, extra))
-            last_line_t, last_kinds = now, kinds
-        if opts.stop_rule == STOP_ALL_EDGE_IN_ONE_ITERATION:
-            if answers and all(a.kind == EDGE for a in answers):
-                state.t_goal = max(a.t for a in answers)
-                log.event(
-                    state.t_goal, "all_edge_in_one_iteration", f"iteration {loop.iteration - 1}"
-                )
-                progress(
-                    f"every detector answered from the edge in iteration {loop.iteration - 1}: "
-                    f"all inference pods online after {state.t_goal - state.t_up:.1f} s"
-                )
-                break
-        else:
-            if state.t_goal is None and len(loop.first_edge_t) == len(dets):
-                state.t_goal = max(loop.first_edge_t.values())
-                log.event(state.t_goal, "every_detector_got_edge", "")
-                progress(
-                    "every detector has received an edge answer: "
-                    f"{state.t_goal - state.t_up:.1f} s after the endpoint first answered; "
-                    f"continuing for {opts.duration_s:g} s"
-                )
-            if state.t_goal is not None and now >= state.t_goal + opts.duration_s:
-                break
-        if state.t_goal is None and now >= deadline:
-            raise TimeoutError(f"goal not reached within --timeout {opts.timeout_s:g} s")
-        if opts.label_interval_s and now >= next_label:
-            next_label = now + opts.label_interval_s
-            for det in loop.detectors:
-                data, truth = image_for(det)
-                state.labeler.label(
-                    "",
-                    truth,
-                    before=lambda d=det, b=data: gl.ask_async(d.id, b, human_review="NEVER").id,
-                )
-        clock.sleep(it_start + opts.iteration_interval_s - clock.now())
-    _final_samples(state, sampling)
-    state.status = "completed"
-    state.reason = _goal_text(opts) + " reached"
+        if kinds != self.last_kinds or now - self.last_line_t >= 10.0:
+            loop = self.run.loop
+            assert loop is not None
+            up = self.run.t_up or 0.0
+            line = iteration_line(
+                loop.iteration - 1, now - up, answers, self.run.observers.ready_line()
+            )
+            self.run.say(line)
+            self.last_line_t, self.last_kinds = now, kinds
+
+    def _goal_reached(self, answers: list[Answer], now: float) -> bool:
+        run = self.run
+        loop, up = run.loop, run.t_up or 0.0
+        assert loop is not None
+        if run.inputs.scenario == MEMORY_PRESSURE:
+            if not (answers and all(a.kind == EDGE for a in answers)):
+                return False
+            self._goal(max(a.t for a in answers), "all_edge_in_one_iteration")
+            run.say(
+                f"every detector answered from the edge in iteration {loop.iteration - 1}: "
+                f"all inference pods online after {self.t_goal - up:.1f} s"
+            )
+            return True
+        if self.t_goal is None and len(loop.first_edge_t) == len(run.detectors):
+            self._goal(max(loop.first_edge_t.values()), "every_detector_got_edge")
+            run.say(
+                "every detector has received an edge answer: "
+                f"{self.t_goal - up:.1f} s after the endpoint first answered; "
+                f"continuing for {run.duration_s:g} s"
+            )
+        return self.t_goal is not None and now >= self.t_goal + (run.duration_s or 0.0)
+
+    def _goal(self, t: float, name: str) -> None:
+        self.t_goal = t
+        self.run.log.timing("goal", t)
+        self.run.log.event(name, "", t)
 
 
-def _final_samples(state: RunState, sampling: Any) -> None:
-    """The run ends as soon as its goal is reached, usually before the next periodic sample:
-    list the pods one last time, then take one more resources sample, so the end state (every
-    pod online) is measured and the checks on the steady state have data."""
-    if state.watcher is not None:
-        state.watcher.stop()  # ends the watch with a last list of the pods (idempotent)
-    sampling.stop()  # no periodic sample runs concurrently with this one (idempotent)
-    sampling.sample_once()
+class _NotUp(Exception):
+    """The endpoint does not answer yet."""
 
 
-def _goal_text(opts: ScenarioOptions) -> str:
-    if opts.stop_rule == STOP_ALL_EDGE_IN_ONE_ITERATION:
-        return "every detector answers from the edge within one iteration"
-    more = "10 refresh periods" if opts.duration_s is None else f"{opts.duration_s:g} s"
-    return f"every detector gets an edge answer, then {more} more"
+def _describe(exc: BaseException) -> str:
+    from edgeload.target import one_line
+
+    return one_line(str(exc) or type(exc).__name__, 110)
+
+
+def _warm_up(inputs: Inputs) -> dict[str, Any]:
+    import groundlight  # noqa: F401
+    import kubernetes.client  # noqa: F401
+    import kubernetes.watch  # noqa: F401
+
+    from edgeload import images
+
+    return {inputs.detector_mode: images.ImagePool(inputs.detector_mode, *inputs.image_size)}
 
 
 def _get_or_create(gl: Any, name: str, mode: str, progress: Progress) -> dict[str, Any]:
@@ -563,392 +485,3 @@ def _get_or_create(gl: Any, name: str, mode: str, progress: Progress) -> dict[st
         verb = "created"
     progress(f"  {verb} detector {det.id} ({name})")
     return {"id": det.id, "name": name, "mode": mode}
-
-
-def _stop_background(state: RunState) -> None:
-    for key in ("_sampling", "_metrics"):
-        obj = state.metadata.pop(key, None)
-        if obj is not None:
-            with contextlib.suppress(Exception):
-                obj.stop()
-    if state.watcher is not None:
-        state.watcher.stop()
-    if state.labeler is not None:
-        state.labeler.close(wait=False)
-    if state.loop is not None:
-        with contextlib.suppress(Exception):
-            state.loop.submitter.close()
-
-
-# --------------------------------------------------------------------------- results
-
-
-def _t0(state: RunState) -> float:
-    return state.t_up if state.t_up is not None else state.t_connect_start
-
-
-def shifted_memory_samples(state: RunState) -> list[dict]:
-    """Memory samples with times from the endpoint's first answer."""
-    t0 = _t0(state)
-    return [{**s, "t": s["t"] - t0} for s in state.memory_samples]
-
-
-def build_results(
-    opts: ScenarioOptions, target_record: dict, scale: float, state: RunState
-) -> dict[str, Any]:
-    """The result dict (see results.py) from what the run measured. Pure given the state."""
-    t0 = _t0(state)
-    det_ids = [d["id"] for d in state.detectors]
-    answers: list[Answer] = (
-        [dataclasses.replace(a, t=a.t - t0) for a in state.loop.answers] if state.loop else []
-    )
-    ans = summarize_answers(answers, det_ids)
-    if state.watcher is not None:
-        pods = podwatch.analyse_pods(state.watcher.snapshot_events(), det_ids, state.t_end, t0=t0)
-        pods["source"] = state.k8s.source if state.k8s else None
-    else:
-        reason = (state.k8s.skipped_reason if state.k8s else None) or "pod checks were skipped"
-        pods = {"skipped": reason}
-    mem_samples = shifted_memory_samples(state)
-    steady_after = None
-    if pods.get("all_pods_ready_t") is not None:
-        steady_after = pods["all_pods_ready_t"]
-    elif state.t_goal is not None:
-        steady_after = state.t_goal - t0
-    mem = memory.summarize_memory(mem_samples, steady_after_t=steady_after)
-    mem["series"] = [
-        {
-            "t": round(s["t"], 3),
-            "ram_used_bytes": s["ram_used_bytes"],
-            "vram_used_bytes_per_gpu": [g["vram_used_bytes"] for g in s["gpus"]],
-        }
-        for s in mem_samples
-    ]
-    metric_samples = [{**s, "t": s["t"] - t0} for s in state.metrics_samples]
-    vers = versions.analyse_versions(metric_samples, det_ids, state.t_end - t0)
-
-    timings = {
-        "connect_wait_s": (
-            None if state.t_up is None else round(state.t_up - state.t_connect_start, 3)
-        ),
-        "connect_failed_attempts": state.connect_failures,
-        "first_query_s": (
-            None if state.t_first_query is None else round(state.t_first_query - t0, 3)
-        ),
-        "goal_s": None if state.t_goal is None else round(state.t_goal - t0, 3),
-        "goal_after_first_query_s": (
-            None
-            if state.t_goal is None or state.t_first_query is None
-            else round(state.t_goal - state.t_first_query, 3)
-        ),
-        "all_edge_in_one_iteration_s": (
-            None if ans["all_edge_iteration_t"] is None else round(ans["all_edge_iteration_t"], 3)
-        ),
-        "every_detector_got_edge_s": ans["every_detector_got_edge_t"],
-        "all_pods_ready_s": pods.get("all_pods_ready_t"),
-        "run_s": round(state.t_end - t0, 3),
-    }
-    checks, warnings = _checks(opts, state, ans, pods, mem, vers)
-    warnings = state.warnings + warnings
-    status = run_status(state)
-    decision = verdict.decide(status, checks, signal_name=state.signal_name)
-    rollouts_summary = {
-        d: {
-            "from_pods": (pods.get("per_detector") or {}).get(d, {}).get("rollouts"),
-            "version_changes_from_pods": len(
-                (pods.get("per_detector") or {}).get(d, {}).get("version_changes") or []
-            ),
-            "deployments_after_first_from_status": vers["per_detector"][d]["rollouts_after_first"],
-        }
-        for d in det_ids
-    }
-    return {
-        "tool": "edgeload",
-        "scenario": opts.scenario,
-        "created_at": created_at(),
-        "status": status,
-        "reason": state.reason,
-        "verdict": decision.verdict,
-        "verdict_reason": decision.reason,
-        "exit_code": decision.exit_code,
-        "target": target_record,
-        "time_unit": "simulated seconds" if scale != 1.0 else "seconds",
-        "time_scale": scale,
-        "time_origin": "the endpoint's first answer",
-        "inputs": opts.inputs,
-        "timings": timings,
-        "detectors": state.detectors,
-        "answers": ans,
-        "labels": state.labeler.counts()
-        if state.labeler
-        else {"sent": 0, "failed": 0, "skipped": 0},
-        "pods": pods,
-        "memory": mem,
-        "versions": vers,
-        "rollouts": rollouts_summary,
-        "edge_config": state.edge_config_note,
-        "endpoint_refresh_rate_s": state.endpoint_refresh_rate,
-        "checks": [c.as_record() for c in checks],
-        "warnings": warnings,
-        "notes": state.notes,
-    }
-
-
-def run_status(state: RunState) -> str:
-    """The run's status in the verdict model. A goal not reached within --timeout is a run
-    that ran its course (its goal check fails); an endpoint that never answered is a run
-    that could not be carried out."""
-    if state.status == "interrupted":
-        return verdict.STATUS_INTERRUPTED
-    if state.status == "completed" or (state.status == "timed_out" and state.t_up is not None):
-        return verdict.STATUS_COMPLETED
-    return verdict.STATUS_FAILED
-
-
-def _goal_ok(state: RunState, t: float | None) -> bool | None:
-    """Reached (True), not reached in a run that ran its course (False), never observed."""
-    if t is not None:
-        return True
-    return False if run_status(state) == verdict.STATUS_COMPLETED else None
-
-
-def _checks(
-    opts: ScenarioOptions,
-    state: RunState,
-    ans: dict,
-    pods: dict,
-    mem: dict,
-    vers: dict,
-) -> tuple[list[verdict.Check], list[str]]:
-    checks = _goal_checks(opts, state, ans, pods, vers)
-    warnings: list[str] = []
-    if opts.stop_rule != STOP_ALL_EDGE_IN_ONE_ITERATION and ans["all_edge_on_first_iteration"]:
-        warnings.append(
-            "every detector answered from the edge on the very first iteration: their "
-            "inference pods already existed, so this run says nothing about rollouts from "
-            "scratch; do a fresh install of the edge endpoint (helm uninstall, then install) "
-            "and run again"
-        )
-    checks += _pod_checks(pods)
-    checks += _memory_checks(state, mem)
-    checks += _answer_checks(opts, ans)
-    if opts.scenario == ROLLOUTS:
-        checks.append(_one_at_a_time_check(pods, vers))
-    if (
-        opts.warn_refresh_rate
-        and opts.refresh_rate_hint
-        and state.endpoint_refresh_rate is not None
-    ):
-        if abs(state.endpoint_refresh_rate - opts.refresh_rate_hint) > 1e-6:
-            warnings.append(
-                f"--refresh-rate-hint {opts.refresh_rate_hint:g} s, but the endpoint's "
-                f"edge config says refresh_rate {state.endpoint_refresh_rate:g} s"
-            )
-    return checks, warnings
-
-
-def rollouts_seen(pods: dict, vers: dict) -> int:
-    """Rollouts observed after each detector's first model: pod updates (Kubernetes) or, without
-    a pod source, deployments on the status page."""
-    from_pods = sum(
-        len(v.get("update_windows") or []) for v in (pods.get("per_detector") or {}).values()
-    )
-    from_status = sum(v.get("rollouts_after_first") or 0 for v in vers["per_detector"].values())
-    return max(from_pods, from_status)
-
-
-def _goal_checks(
-    opts: ScenarioOptions, state: RunState, ans: dict, pods: dict, vers: dict
-) -> list[verdict.Check]:
-    status = state.status
-    if opts.stop_rule == STOP_ALL_EDGE_IN_ONE_ITERATION:
-        t = ans["all_edge_iteration_t"]
-        return [
-            verdict.check(
-                "all inference pods online",
-                _goal_ok(state, t),
-                f"every detector answered from the edge within one iteration after {t:.1f} s"
-                if t is not None
-                else f"no iteration in which every detector answered from the edge ({status})",
-                kind=verdict.GOAL,
-            )
-        ]
-    t = ans["every_detector_got_edge_t"]
-    goals = [
-        verdict.check(
-            "every detector received an edge answer",
-            _goal_ok(state, t),
-            f"after {t:.1f} s" if t is not None else f"not every detector ({status})",
-            kind=verdict.GOAL,
-        )
-    ]
-    if opts.scenario == ROLLOUTS:
-        n = rollouts_seen(pods, vers)
-        goals.append(
-            verdict.check(
-                "model rollouts observed",
-                True if n else None,
-                f"{n} rollouts after the first models"
-                if n
-                else "no rollout was seen (neither a pod update nor a new deployment on the "
-                "status page): run longer (--duration) or label more (--label-interval)",
-                kind=verdict.GOAL,
-            )
-        )
-    return goals
-
-
-def _pod_checks(pods: dict) -> list[verdict.Check]:
-    names = ("no pod restarts", "no OOMKilled pods", "no Pending pods")
-    if "skipped" in pods:
-        return [verdict.check(name, None, pods["skipped"]) for name in names]
-    if not pods.get("per_detector"):
-        why = "no inference pod of these detectors was seen in namespace edge"
-        return [verdict.check(name, None, why) for name in names]
-    r, o, p = pods["restarted_pods"], pods["oom_killed_pods"], pods["pending_pods"]
-    return [
-        verdict.check(
-            names[0],
-            not r,
-            f"{len(r)} restarted: {', '.join(r)}" if r else "no inference pod restarted",
-        ),
-        verdict.check(
-            names[1],
-            not o,
-            f"{len(o)} OOMKilled: {', '.join(o)}" if o else "no OOMKilled termination",
-        ),
-        verdict.check(
-            names[2],
-            not p,
-            f"{len(p)} unschedulable or still Pending at the end: {', '.join(p)}"
-            if p
-            else f"every pod was scheduled (longest Pending {pods['max_pending_s']:.1f} s)",
-        ),
-    ]
-
-
-def _memory_checks(state: RunState, mem: dict) -> list[verdict.Check]:
-    # optional: a one-GPU box has no spread, and not every endpoint publishes its resources
-    if not mem.get("available"):
-        note = "; ".join(state.notes) or "no /status/resources.json samples"
-        return [verdict.check("VRAM spread evenly across GPUs", None, note, required=False)]
-    bal = mem["vram_balance"]
-    above = mem.get("ram_above_eviction_threshold")
-    return [
-        verdict.check("VRAM spread evenly across GPUs", bal["ok"], bal["detail"], required=False),
-        verdict.check(
-            "RAM below the eviction threshold",
-            None if above is None else not above,
-            f"peak RAM {mem.get('ram_peak_pct') or 0:.1f}% (threshold "
-            f"{mem.get('ram_eviction_threshold_pct')}%)",
-            required=False,
-        ),
-    ]
-
-
-def _answer_checks(opts: ScenarioOptions, ans: dict) -> list[verdict.Check]:
-    # before a detector's first edge answer, cloud answers and 503s are the pods coming up
-    seen = bool(ans["by_kind"]["edge"])
-    errs_after: dict[str, int] = {}
-    for p in ans["per_detector"].values():
-        for cat, n in p["errors_after_first_edge"].items():
-            errs_after[cat] = errs_after.get(cat, 0) + n
-    if opts.scenario == ROLLOUTS:
-        after = ans["non_edge_after_first_edge"]
-        return [
-            verdict.check(
-                "only edge answers after a detector's first edge answer",
-                after == 0 if seen else None,
-                f"{after} non-edge answers after first edge answers"
-                + (f" (errors: {_fmt_counts(errs_after)})" if errs_after else "")
-                if seen
-                else "no detector answered from the edge",
-            )
-        ]
-    return [
-        verdict.check(
-            "no errors after a detector's first edge answer",
-            not errs_after if seen else None,
-            (_fmt_counts(errs_after) if errs_after else "none")
-            if seen
-            else "no detector answered from the edge",
-        )
-    ]
-
-
-def _one_at_a_time_check(pods: dict, vers: dict) -> verdict.Check:
-    name = "pods updated one detector at a time"
-    overlaps = (pods.get("update_overlaps") or []) + vers["updating_overlaps"]
-    if overlaps:
-        return verdict.check(
-            name,
-            False,
-            f"{len(overlaps)} overlapping updates: "
-            + "; ".join(
-                f"{o['detectors'][0]} & {o['detectors'][1]} at {o['start_t']:.0f}-"
-                f"{o['end_t']:.0f} s"
-                for o in overlaps[:5]
-            ),
-        )
-    n = rollouts_seen(pods, vers)
-    if not n:
-        return verdict.check(name, None, pods.get("skipped") or "no rollout was seen")
-    return verdict.check(name, True, f"{n} updates seen, never two detectors at once")
-
-
-def _fmt_counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-
-
-def summary_lines(results: dict) -> list[str]:
-    """The report on screen."""
-    unit = "s" if results["time_scale"] == 1 else f"simulated s (time x{results['time_scale']:g})"
-    t = results["timings"]
-    a = results["answers"]
-    lines = [
-        "",
-        f"== {results['scenario']}: {results['status']} ({results['reason']})",
-        f"target: {results['target'].get('kind')} endpoint at {results['target'].get('url')}",
-        f"times in {unit}, from the endpoint's first answer "
-        f"(it answered after {_num(t['connect_wait_s'])} s of waiting)",
-    ]
-    lines.append(f"detectors ready and first image queries sent at {_num(t['first_query_s'])} s")
-    if results["scenario"] == MEMORY_PRESSURE:
-        lines.append(
-            f"all inference pods online (every detector answered from the edge in one "
-            f"iteration): {_num(t['all_edge_in_one_iteration_s'])} s "
-            f"({_num(t['goal_after_first_query_s'])} s after the first image query)"
-        )
-    lines.append(f"every detector had an edge answer: {_num(t['every_detector_got_edge_s'])} s")
-    if t.get("all_pods_ready_s") is not None:
-        lines.append(f"all inference pods Ready (Kubernetes): {_num(t['all_pods_ready_s'])} s")
-    errs = _fmt_counts(a["errors_by_category"]) or "none"
-    lines.append(
-        f"answers: {a['answers']} ({a['by_kind']['edge']} edge, {a['by_kind']['cloud']} cloud, "
-        f"{a['by_kind']['error']} errors: {errs}); labels sent {results['labels']['sent']}"
-    )
-    if results["scenario"] == ROLLOUTS:
-        per = results["rollouts"]
-        lines.append(
-            "rollouts per detector (pod updates / status-page deployments): "
-            + ", ".join(
-                f"{d[-6:]}: {_num(v['from_pods'])}/{v['deployments_after_first_from_status']}"
-                for d, v in per.items()
-            )
-        )
-    for c in results["checks"]:
-        lines.append(f"  [{_MARKS[c['status']]}] {c['name']}: {c['detail']}")
-    lines.append(
-        f"verdict {results['verdict'].upper()} ({results['verdict_reason']}) · exit "
-        f"{results['exit_code']}"
-    )
-    for w in results["warnings"]:
-        lines.append(f"warning: {w}")
-    return lines
-
-
-_MARKS = {verdict.PASSED: "ok  ", verdict.FAILED: "FAIL", verdict.NOT_OBSERVED: "n/o "}
-
-
-def _num(v: Any) -> str:
-    return "-" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v))

@@ -14,6 +14,8 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from edgeload.scenarios.pods.podtimeline import overlaps
+
 UPDATING_STATUSES = ("updating", "initializing")
 
 
@@ -40,7 +42,7 @@ def details_sample(t: float, detector_details: dict, detector_ids: Sequence[str]
     return {"t": t, "detectors": out}
 
 
-def analyse_versions(
+def analyze_versions(
     samples: Sequence[dict], detector_ids: Sequence[str], t_end: float
 ) -> dict[str, Any]:
     """Per detector: status changes, deployments (first and later), updating windows; and
@@ -77,17 +79,8 @@ def analyse_versions(
             "update_failed": any(x["status"] == "update_failed" for x in statuses),
             "updating_windows": win,
         }
-    overlaps = []
-    dets = sorted(windows)
-    for i, a in enumerate(dets):
-        for b in dets[i + 1 :]:
-            for sa, ea in windows[a]:
-                for sb, eb in windows[b]:
-                    lo, hi = max(sa, sb), min(ea, eb)
-                    if hi > lo:
-                        overlaps.append({"detectors": [a, b], "start_t": lo, "end_t": hi})
     return {
         "samples": len(samples),
         "per_detector": per,
-        "updating_overlaps": sorted(overlaps, key=lambda o: o["start_t"]),
+        "updating_overlaps": overlaps(windows),
     }

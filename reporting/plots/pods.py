@@ -1,5 +1,6 @@
-"""Plots of the pod scenarios. Each function takes result parts and returns a Figure; nothing
-here writes files except `save_all`. Matplotlib's Agg backend: no display needed.
+"""The pod scenarios' plots (memory pressure, repeated rollouts), drawn headless; each returns a
+Figure and writes nothing. They draw the analysis' plot data (`edgeload.scenarios.pods.
+analysis`): {"pods", "versions", "memory_samples", "detector_ids", "time_unit"}.
 
     pods_ready_over_time.png       ready inference pods per detector, restarts/OOM/Pending marked
     memory_over_time.png           RAM used and VRAM used per GPU over time
@@ -9,14 +10,9 @@ here writes files except `save_all`. Matplotlib's Agg backend: no display needed
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
 
 GIB = 2**30
 
@@ -27,7 +23,8 @@ def _short(det: str) -> str:
 
 def plot_pods_ready(pods: dict[str, Any], *, time_unit: str = "s") -> Figure:
     """Ready inference pods over time, one step line per detector."""
-    fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
+    fig = Figure(figsize=(10, 4.5), layout="constrained")
+    ax = fig.subplots()
     per = pods.get("per_detector") or {}
     for det, info in per.items():
         series = info.get("ready_pods_over_time") or []
@@ -65,7 +62,8 @@ def plot_pods_ready(pods: dict[str, Any], *, time_unit: str = "s") -> Figure:
 
 def plot_memory(samples: list[dict], *, time_unit: str = "s") -> Figure:
     """RAM used (top) and VRAM used per GPU (bottom) over time, in GiB."""
-    fig, (ax_ram, ax_vram) = plt.subplots(2, 1, figsize=(10, 6), sharex=True, layout="constrained")
+    fig = Figure(figsize=(10, 6), layout="constrained")
+    ax_ram, ax_vram = fig.subplots(2, 1, sharex=True)
     ts = [s["t"] for s in samples]
     ram = [
         (s["ram_used_bytes"] or 0) / GIB if s.get("ram_used_bytes") is not None else None
@@ -107,9 +105,8 @@ def plot_model_versions(
     pods: dict[str, Any], versions: dict[str, Any], detector_ids: list[str], *, time_unit: str = "s"
 ) -> Figure:
     """One row per detector: update windows (bars), version changes (markers), overlaps (red)."""
-    fig, ax = plt.subplots(
-        figsize=(10, 1.2 + 0.6 * max(len(detector_ids), 1)), layout="constrained"
-    )
+    fig = Figure(figsize=(10, 1.2 + 0.6 * max(len(detector_ids), 1)), layout="constrained")
+    ax = fig.subplots()
     pod_per = pods.get("per_detector") or {}
     ver_per = versions.get("per_detector") or {}
     for row, det in enumerate(detector_ids):
@@ -156,21 +153,22 @@ def plot_model_versions(
     return fig
 
 
-def save_all(run_dir: str | Path, results: dict[str, Any], memory_samples: list[dict]) -> list[str]:
-    """Render every plot of a result into `run_dir`; returns the file names written."""
-    unit = "simulated s" if results.get("time_scale", 1) != 1 else "s"
-    dets = [d["id"] for d in results.get("detectors") or []]
-    pods = results.get("pods") or {}
-    figures = {
-        "pods_ready_over_time.png": plot_pods_ready(pods, time_unit=unit),
-        "memory_over_time.png": plot_memory(memory_samples, time_unit=unit),
-        "model_versions_over_time.png": plot_model_versions(
-            pods, results.get("versions") or {}, dets, time_unit=unit
-        ),
-    }
-    written = []
-    for name, fig in figures.items():
-        fig.savefig(Path(run_dir) / name, dpi=100)
-        plt.close(fig)
-        written.append(name)
-    return written
+def pods_ready_over_time(data: dict[str, Any]) -> Figure:
+    return plot_pods_ready(data["pods"], time_unit=data["time_unit"])
+
+
+def memory_over_time(data: dict[str, Any]) -> Figure:
+    return plot_memory(data["memory_samples"], time_unit=data["time_unit"])
+
+
+def model_versions_over_time(data: dict[str, Any]) -> Figure:
+    return plot_model_versions(
+        data["pods"], data["versions"], data["detector_ids"], time_unit=data["time_unit"]
+    )
+
+
+PLOTS = {
+    "pods_ready_over_time.png": pods_ready_over_time,
+    "memory_over_time.png": memory_over_time,
+    "model_versions_over_time.png": model_versions_over_time,
+}

@@ -1,0 +1,46 @@
+"""The memory-pressure test's own options (on `edgeload.options`) and its validated `Inputs`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgeload import options as opt
+from edgeload.options import FLOAT, TEXT, Option
+from edgeload.scenarios.pods.options import MEMORY_PRESSURE, Inputs, common_values, shared_inputs
+
+EDGE_CONFIG = Option(  # text: edgeconfig.load_edge_config says what is wrong with the file
+    "--edge-config",
+    TEXT,
+    None,
+    "apply this edge config (e.g. configs/edge-config-edge-answers-with-escalation.yaml) through "
+    "PUT /edge-config before the first query; `edgeload_all_detectors: NAME` in it assigns that "
+    "inference config to every detector of the run",
+    metavar="PATH",
+)
+CONFIDENCE_THRESHOLD = Option(
+    "--confidence-threshold",
+    FLOAT,
+    0.0,
+    "set on every detector and sent with every query; 0 means any edge answer is returned from "
+    "the edge (this test is about pods, not accuracy)",
+    minimum=0,
+    maximum=1,
+)
+
+OPTIONS: tuple[Option, ...] = (
+    EDGE_CONFIG,
+    CONFIDENCE_THRESHOLD,
+    opt.SIM_PROFILE.with_default("gpu-1x"),
+)
+
+
+def validate_inputs(namespace: Any) -> Inputs:
+    """The run's options, checked; UsageError (one line, what to fix) for the first bad one."""
+    values = common_values(namespace, OPTIONS)
+    return Inputs(
+        **shared_inputs(MEMORY_PRESSURE, values),
+        confidence_threshold=values["confidence_threshold"],
+        set_detector_threshold=True,
+        label_unconfident=True,
+        edge_config=values["edge_config"],
+    )
