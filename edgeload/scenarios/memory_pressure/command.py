@@ -3,7 +3,7 @@ pod is online, and whether memory held (the upstream Memory Pressure Test)."""
 
 from __future__ import annotations
 
-import argparse
+from edgeload.scenarios.pods.command import pod_command
 
 HELP = (
     "Memory pressure test: waits for the endpoint to answer (install it while this runs), then "
@@ -13,15 +13,4 @@ HELP = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from edgeload.scenarios.memory_pressure.options import OPTIONS
-    from edgeload.scenarios.pods.options import add_arguments as add_pod_arguments
-
-    add_pod_arguments(parser, OPTIONS)
-
-
-def run(args: argparse.Namespace) -> int:
-    from edgeload.scenarios.memory_pressure.options import validate_inputs
-    from edgeload.scenarios.pods.runner import run_scenario
-
-    return run_scenario(validate_inputs(args))
+add_arguments, run = pod_command("edgeload.scenarios.memory_pressure.options")

@@ -3,7 +3,7 @@ errors? (the upstream Repeated Rollouts Test)."""
 
 from __future__ import annotations
 
-import argparse
+from edgeload.scenarios.pods.command import pod_command
 
 HELP = (
     "Repeated rollouts test: primes NUM_DETECTORS detectors to at least 30 labels, then queries "
@@ -14,15 +14,4 @@ HELP = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from edgeload.scenarios.pods.options import add_arguments as add_pod_arguments
-    from edgeload.scenarios.rollouts.options import OPTIONS
-
-    add_pod_arguments(parser, OPTIONS)
-
-
-def run(args: argparse.Namespace) -> int:
-    from edgeload.scenarios.pods.runner import run_scenario
-    from edgeload.scenarios.rollouts.options import validate_inputs
-
-    return run_scenario(validate_inputs(args))
+add_arguments, run = pod_command("edgeload.scenarios.rollouts.options")
