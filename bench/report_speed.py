@@ -85,10 +85,11 @@ def _write(out: TextIO, record: dict) -> None:
 def _header_record() -> dict:
     return {
         "type": "header",
-        "schema_version": 1,
+        "schema_version": 2,  # edgeload.runlog.SCHEMA_VERSION
         "tool": "edgeload",
         "tool_version": "bench",
         "scenario": "throughput",
+        "run_id": "bench",
         "created_at": "2025-10-09T08:53:20+00:00",
         "target": {"kind": "simulated", "url": "http://127.0.0.1:30101"},
         "inputs": {"detector_mode": "BINARY", "max_clients": 100, "step_size": 10},
@@ -186,7 +187,7 @@ def phases(run_dir: Path) -> list[tuple[str, float]]:
     timings = []
     t = time.perf_counter()
     from edgeload.reporting.logreader import read_log
-    from edgeload.reporting.results import build_results, dumps
+    from edgeload.reporting.results import build_results
     from edgeload.scenarios.throughput.analysis import analyze
 
     timings.append(("import numpy + reporting", time.perf_counter() - t))
@@ -195,16 +196,16 @@ def phases(run_dir: Path) -> list[tuple[str, float]]:
     timings.append(("read log (json + numpy)", time.perf_counter() - t))
     t = time.perf_counter()
     analysis = analyze(run)
+    json.dumps(build_results(run, analysis), indent=2, allow_nan=False)  # as write_json does
     del run
-    dumps(build_results(analysis))
     timings.append(("analyse + results JSON", time.perf_counter() - t))
     t = time.perf_counter()
-    from edgeload.reporting import plots
+    from edgeload.reporting.plots import throughput as plots
 
     timings.append(("import matplotlib", time.perf_counter() - t))
     t = time.perf_counter()
     for draw in plots.PLOTS.values():
-        draw(analysis).savefig(run_dir / "phase.png", format="png")
+        draw(analysis.plot_data).savefig(run_dir / "phase.png", format="png")
     timings.append(("draw + save 3 plots", time.perf_counter() - t))
     return timings
 
