@@ -225,6 +225,9 @@ class EdgeApp:
 
     # -- image queries -----------------------------------------------------------------------
     async def _submit_image_query(self, req: Request) -> Response | object:
+        """POST /device-api/v1/image-queries, in the real route's order: dependencies, detector
+        data, then the cloud (async, human review, no pod) or the inference pod's answer.
+        The hot path: the rarer branches are awaited helpers, the common one adds no await."""
         counters = self.counters
         # FastAPI runs the route's dependencies first: content type, then the SDK client
         if not req.headers.get("content-type", "").startswith("image/"):
