@@ -36,7 +36,7 @@ from edgeload.sim.k8s import (
     image_digest,
     pod_json,
 )
-from edgeload.sim.pods import EdgeBox
+from edgeload.sim.pods import EdgeBox, Pod
 
 # CPU cores a busy inference worker keeps busy (pre/post-processing around its GPU time).
 POD_CPU_CORES_PER_BUSY_WORKER = 0.35
@@ -98,7 +98,7 @@ class _PodUsage:
     vram_det: int = 0
     vram_loading: int = 0
 
-    def add(self, pod: Any, cpu_pct: float, ram: int, vram: int, compute_pct: float) -> None:
+    def add(self, pod: Pod, cpu_pct: float, ram: int, vram: int, compute_pct: float) -> None:
         if pod.gpu is not None:
             key = (pod.gpu, pod.detector_id)
             self.busy_on_gpu[key] = min(1.0, self.busy_on_gpu.get(key, 0.0) + compute_pct / 100.0)
