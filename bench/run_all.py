@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -131,7 +132,8 @@ def table(rows: list[tuple[str, str, str, str, str]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def main() -> int:
+def parse_args(names: set[str]) -> argparse.Namespace:
+    """The options; `--only` must name one of `names` (the benchmarks found)."""
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -152,63 +154,89 @@ def main() -> int:
     args = parser.parse_args()
     if not args.soak_minutes > 0:
         parser.error("--soak-minutes must be positive")
+    unknown = set(args.only or ()) - names
+    if unknown:
+        parser.error(f"no such benchmark: {', '.join(sorted(unknown))}")
+    return args
 
-    scripts = discover()
-    if args.only:
-        unknown = set(args.only) - {s.stem for s in scripts}
-        if unknown:
-            parser.error(f"no such benchmark: {', '.join(sorted(unknown))}")
-        scripts = [s for s in scripts if s.stem in args.only]
-    log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="edgeload-bench-"))
-    log_dir.mkdir(parents=True, exist_ok=True)
-    print(f"{len(scripts)} benchmarks; their own reports go to {log_dir}/<name>.log", flush=True)
 
-    rows: list[tuple[str, str, str, str, str]] = []
-    documents: list[dict] = []
-    problems = 0
-    missed = 0
+Row = tuple[str, str, str, str, str]  # benchmark, figure, measured, target, met
+
+
+@dataclass
+class Outcome:
+    rows: list[Row] = field(default_factory=list)
+    documents: list[dict] = field(default_factory=list)  # each benchmark's figures document
+    problems: int = 0  # benchmarks that gave no figures
+    missed: int = 0  # figures that missed their target
+
+
+def run_each(scripts: list[Path], args: argparse.Namespace, log_dir: Path) -> Outcome:
+    """Run the benchmarks one after another, collecting their figures as table rows."""
+    outcome = Outcome()
     for script in scripts:
         name = script.stem
         if not supports_json(script):
-            rows.append((name, "(not run: the script has no --json option)", "-", "-", "?"))
-            problems += 1
+            outcome.rows.append((name, "(not run: the script has no --json option)", "-", "-", "?"))
+            outcome.problems += 1
             continue
         extra = benchmark_args(name, args)
         timeout_s = 20 * 60 + (args.soak_minutes * 60 if name == "soak" else 0)
         print(f"running {name} {' '.join(extra)}".rstrip() + " ...", flush=True)
         document, problem, wall = run_benchmark(script, extra, log_dir, args.verbose, timeout_s)
         if document is None:
-            rows.append((name, f"(failed: {problem})", "-", "-", "NO"))
-            problems += 1
+            outcome.rows.append((name, f"(failed: {problem})", "-", "-", "NO"))
+            outcome.problems += 1
             print(f"  {name}: {problem}", flush=True)
             continue
         print(f"  {name}: done in {wall:.0f} s", flush=True)
-        documents.append(document)
-        for fig in document.get("figures", []):
-            met = fig.get("met")
-            if met is False:
-                missed += 1
-            rows.append(
-                (
-                    name,
-                    str(fig.get("name")),
-                    format_value(fig.get("value"), str(fig.get("unit", ""))),
-                    fig.get("target") or "-",
-                    "-" if met is None else ("yes" if met else "NO"),
-                )
+        outcome.documents.append(document)
+        outcome.rows += document_rows(name, document)
+        outcome.missed += sum(1 for fig in document.get("figures", []) if fig.get("met") is False)
+    return outcome
+
+
+def document_rows(name: str, document: dict) -> list[Row]:
+    """One row per figure of a benchmark's document, then one per note."""
+    rows: list[Row] = []
+    for fig in document.get("figures", []):
+        met = fig.get("met")
+        rows.append(
+            (
+                name,
+                str(fig.get("name")),
+                format_value(fig.get("value"), str(fig.get("unit", ""))),
+                fig.get("target") or "-",
+                "-" if met is None else ("yes" if met else "NO"),
             )
-        for note in document.get("notes", []):
-            rows.append((name, f"note: {note}", "", "", ""))
+        )
+    for note in document.get("notes", []):
+        rows.append((name, f"note: {note}", "", "", ""))
+    return rows
+
+
+def main() -> int:
+    scripts = discover()
+    args = parse_args({s.stem for s in scripts})
+    if args.only:
+        scripts = [s for s in scripts if s.stem in args.only]
+    log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="edgeload-bench-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    print(f"{len(scripts)} benchmarks; their own reports go to {log_dir}/<name>.log", flush=True)
+    outcome = run_each(scripts, args, log_dir)
+    missed, problems = outcome.missed, outcome.problems
 
     print()
-    print(table(rows))
+    print(table(outcome.rows))
     verdict = "every target met" if not (missed or problems) else f"{missed} target(s) missed"
     if problems:
         verdict += f", {problems} benchmark(s) without figures"
     print(f"\n{verdict} (machine: {os.cpu_count()} CPUs)")
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"schema_version": SCHEMA_VERSION, "benchmarks": documents}, indent=2)
+            json.dumps(
+                {"schema_version": SCHEMA_VERSION, "benchmarks": outcome.documents}, indent=2
+            )
             + "\n",
             encoding="utf-8",
         )

@@ -25,6 +25,7 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -117,7 +118,7 @@ def client_process(host, port, requests, threads, start_at, stop_at, results) ->
     results.put((sum(c[0] for c in counts), sum(c[1] for c in counts)))
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -129,58 +130,73 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=64, help="distinct JPEG bodies (default 64)")
     parser.add_argument("--no-hint", action="store_true", help="images without the truth comment")
     add_json_option(parser)
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    images = make_images(args.images, hint=not args.no_hint, seed=1)
+
+@dataclass
+class Measurement:
+    ok: int  # image queries answered 200 within the measured window
+    bad: int
+    sim_cpu_s: float  # user + system CPU time of the simulator process over the window
+    edge_answers: int  # the simulator's count, warm-up included
+
+
+def measure(sim: SimulatedEndpoint, images: list[bytes], args: argparse.Namespace) -> Measurement:
+    """Drive the simulator from `args.procs` client processes for `args.seconds`, after a
+    short warm-up, and read the simulator process's CPU time around the measured window."""
+    host, port_text = sim.url.removeprefix("http://").split(":")
+    port = int(port_text)
+    detector = _create_detector(host, port)
+    requests = build_requests(host, port, detector, images)
+    sim_proc = psutil.Process(sim.pid)
+    # warm up: pods come up at once in this profile; one round of requests first
+    ctx = mp.get_context("fork")
+    results = ctx.Queue()
+    warm = time.time()
+    client_process(host, port, requests, 1, warm, warm + 0.5, results)
+    results.get()
+    start_at = time.time() + 0.5
+    stop_at = start_at + args.seconds
+    procs = [
+        ctx.Process(
+            target=client_process,
+            args=(host, port, requests, args.threads, start_at, stop_at, results),
+        )
+        for _ in range(args.procs)
+    ]
+    for p in procs:
+        p.start()
+    while time.time() < start_at:
+        time.sleep(0.001)
+    cpu0 = sim_proc.cpu_times()
+    time.sleep(max(0.0, stop_at - time.time()))
+    cpu1 = sim_proc.cpu_times()
+    totals = [results.get(timeout=30) for _ in procs]
+    for p in procs:
+        p.join(timeout=10)
+    return Measurement(
+        ok=sum(t[0] for t in totals),
+        bad=sum(t[1] for t in totals),
+        sim_cpu_s=(cpu1.user - cpu0.user) + (cpu1.system - cpu0.system),
+        edge_answers=sim.state()["edge_app_counters"]["edge_answers"],
+    )
+
+
+def report(args: argparse.Namespace, images: list[bytes], m: Measurement) -> None:
+    """Print the figures and write them as JSON when asked."""
     avg_kb = sum(map(len, images)) / len(images) / 1024
-    with SimulatedEndpoint("zero-latency") as sim:
-        host, port = sim.url.removeprefix("http://").split(":")
-        port = int(port)
-        detector = _create_detector(host, port)
-        requests = build_requests(host, port, detector, images)
-        sim_proc = psutil.Process(sim.pid)
-        # warm up: pods come up at once in this profile; one round of requests first
-        ctx = mp.get_context("fork")
-        results = ctx.Queue()
-        warm = time.time()
-        client_process(host, port, requests, 1, warm, warm + 0.5, results)
-        results.get()
-        start_at = time.time() + 0.5
-        stop_at = start_at + args.seconds
-        procs = [
-            ctx.Process(
-                target=client_process,
-                args=(host, port, requests, args.threads, start_at, stop_at, results),
-            )
-            for _ in range(args.procs)
-        ]
-        for p in procs:
-            p.start()
-        while time.time() < start_at:
-            time.sleep(0.001)
-        cpu0 = sim_proc.cpu_times()
-        time.sleep(max(0.0, stop_at - time.time()))
-        cpu1 = sim_proc.cpu_times()
-        totals = [results.get(timeout=30) for _ in procs]
-        for p in procs:
-            p.join(timeout=10)
-        state = sim.state()
-    ok = sum(t[0] for t in totals)
-    bad = sum(t[1] for t in totals)
-    sim_cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
-    rate = ok / args.seconds
-    per_cpu = ok / sim_cpu if sim_cpu > 0 else float("nan")
-    edge = state["edge_app_counters"]["edge_answers"]
+    rate = m.ok / args.seconds
+    per_cpu = m.ok / m.sim_cpu_s if m.sim_cpu_s > 0 else float("nan")
     print(
         f"simulator throughput (profile zero-latency, {len(images)} unique 640x480 JPEGs, "
         f"avg {avg_kb:.1f} KiB, truth comment: {'no' if args.no_hint else 'yes'})"
     )
     conns = f"{args.procs} processes x {args.threads} keep-alive connections"
     print(f"  clients: {conns}, {args.seconds:g} s")
-    print(f"  image queries: {ok} ok, {bad} not ok ({edge} edge answers in total)")
+    print(f"  image queries: {m.ok} ok, {m.bad} not ok ({m.edge_answers} edge answers in total)")
     print(f"  image queries/s:              {rate:8.0f}   (target >= {TARGET_IQ_PER_S})")
-    core_pct = 100 * sim_cpu / args.seconds
-    print(f"  simulator CPU:                {sim_cpu:8.2f} s  ({core_pct:.0f}% of one core)")
+    core_pct = 100 * m.sim_cpu_s / args.seconds
+    print(f"  simulator CPU:                {m.sim_cpu_s:8.2f} s  ({core_pct:.0f}% of one core)")
     print(f"  image queries per CPU-second: {per_cpu:8.0f}   (simulator process only)")
     verdict = "MET" if rate >= TARGET_IQ_PER_S else "NOT MET"
     print(f"  machine: {os.cpu_count()} CPUs; target {verdict}")
@@ -196,10 +212,18 @@ def main() -> int:
                 rate >= TARGET_IQ_PER_S,
             ),
             figure("simulator image queries per CPU-second", per_cpu, "1/CPU-s"),
-            figure("image queries not ok", bad, "count", "== 0", bad == 0),
+            figure("image queries not ok", m.bad, "count", "== 0", m.bad == 0),
         ],
         [f"{conns}, {args.seconds:g} s", f"machine: {os.cpu_count()} CPUs"],
     )
+
+
+def main() -> int:
+    args = parse_args()
+    images = make_images(args.images, hint=not args.no_hint, seed=1)
+    with SimulatedEndpoint("zero-latency") as sim:
+        measurement = measure(sim, images, args)
+    report(args, images, measurement)
     return 0
 
 

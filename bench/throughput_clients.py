@@ -135,7 +135,7 @@ def provision(url: str) -> str:
     return detector.id
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per case")
     parser.add_argument("--users", type=int, default=32, help="concurrent unpaced users")
@@ -143,11 +143,11 @@ def main() -> int:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--detector", help=argparse.SUPPRESS)
     add_json_option(parser)
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(run_child(args.child, args.url, args.detector, args.seconds, args.users)))
-        return 0
+    return parser.parse_args()
 
+
+def run_cases(seconds: float, users: int) -> dict[str, dict]:
+    """Every case against one simulator: case name -> its child's figures."""
     from edgeload.sim import SimulatedEndpoint
 
     # time_scale only shortens the detector's training; zero-latency answers at once anyway
@@ -155,12 +155,14 @@ def main() -> int:
         detector = provision(sim.url)
         rows = {}
         for case in ("bare", "http", "sdk"):
-            rows[case] = measure(case, sim.url, detector, args.seconds, args.users)
+            rows[case] = measure(case, sim.url, detector, seconds, users)
         for case in ("paced-http", "paced-sdk"):
-            rows[case] = measure(case, sim.url, detector, min(args.seconds, 10.0), 100)
+            rows[case] = measure(case, sim.url, detector, min(seconds, 10.0), 100)
+    return rows
 
-    bare, http, sdk = rows["bare"], rows["http"], rows["sdk"]
-    print(f"one Locust process, simulator profile zero-latency, {args.seconds:g} s per case")
+
+def print_table(rows: dict[str, dict], seconds: float) -> None:
+    print(f"one Locust process, simulator profile zero-latency, {seconds:g} s per case")
     print(
         f"{'case':<11} {'users':>5} {'req/s':>8} {'req/CPU-s':>10} {'CPU %':>6} {'peak MB':>8}"
         f" {'failed':>6} {'logged=counted':>15}"
@@ -172,19 +174,18 @@ def main() -> int:
             f" {row['cpu_pct']:>6.0f} {row['peak_rss_mb']:>8.0f} {row['failures']:>6}"
             f" {logged:>15}"
         )
-    checks = [
-        (
-            "http req/s vs bare",
-            http["rps"] / bare["rps"],
-            ">= 0.6",
-            http["rps"] / bare["rps"] >= 0.6,
-        ),
-        (
-            "http req/CPU-s vs bare",
-            http["req_per_cpu_s"] / bare["req_per_cpu_s"],
-            ">= 0.6",
-            http["req_per_cpu_s"] / bare["req_per_cpu_s"] >= 0.6,
-        ),
+
+
+def checks(rows: dict[str, dict]) -> list[tuple[str, float, str, bool]]:
+    """(name, value, target, met) of each target."""
+    bare, http, sdk = rows["bare"], rows["http"], rows["sdk"]
+    rps_ratio = http["rps"] / bare["rps"]
+    cpu_ratio = http["req_per_cpu_s"] / bare["req_per_cpu_s"]
+    paced_http_mb = rows["paced-http"]["peak_rss_mb"]
+    paced_sdk_mb = rows["paced-sdk"]["peak_rss_mb"]
+    return [
+        ("http req/s vs bare", rps_ratio, ">= 0.6", rps_ratio >= 0.6),
+        ("http req/CPU-s vs bare", cpu_ratio, ">= 0.6", cpu_ratio >= 0.6),
         (
             "http req/CPU-s",
             http["req_per_cpu_s"],
@@ -192,22 +193,13 @@ def main() -> int:
             http["req_per_cpu_s"] >= 10 * SEED_REQ_PER_CPU_S,
         ),
         ("sdk req/s per process", sdk["rps"], ">= 1000", sdk["rps"] >= 1000),
-        (
-            "100 paced http users, peak MB",
-            rows["paced-http"]["peak_rss_mb"],
-            "< 300",
-            rows["paced-http"]["peak_rss_mb"] < 300,
-        ),
-        (
-            "100 paced sdk users, peak MB",
-            rows["paced-sdk"]["peak_rss_mb"],
-            "< 300",
-            rows["paced-sdk"]["peak_rss_mb"] < 300,
-        ),
+        ("100 paced http users, peak MB", paced_http_mb, "< 300", paced_http_mb < 300),
+        ("100 paced sdk users, peak MB", paced_sdk_mb, "< 300", paced_sdk_mb < 300),
     ]
-    print()
-    for name, value, target, met in checks:
-        print(f"{name:<32} {value:>10.2f}   target {target:<22} {'met' if met else 'NOT met'}")
+
+
+def json_figures(rows: dict[str, dict], results: list[tuple[str, float, str, bool]]) -> list:
+    """The checks, the bare and http rates for context, and whether every request was logged."""
     units = {
         "http req/CPU-s": "1/CPU-s",
         "sdk req/s per process": "1/s",
@@ -216,7 +208,7 @@ def main() -> int:
     }
     figures = [
         figure(name, value, units.get(name, "ratio"), target, met)
-        for name, value, target, met in checks
+        for name, value, target, met in results
     ]
     figures += [
         figure(f"{case} req/s (context)", row["rps"], "1/s")
@@ -227,10 +219,24 @@ def main() -> int:
     figures.append(
         figure("every request logged (log = Locust count)", all_logged, "bool", "yes", all_logged)
     )
+    return figures
+
+
+def main() -> int:
+    args = parse_args()
+    if args.child:
+        print(json.dumps(run_child(args.child, args.url, args.detector, args.seconds, args.users)))
+        return 0
+    rows = run_cases(args.seconds, args.users)
+    print_table(rows, args.seconds)
+    results = checks(rows)
+    print()
+    for name, value, target, met in results:
+        print(f"{name:<32} {value:>10.2f}   target {target:<22} {'met' if met else 'NOT met'}")
     write_figures(
         args.json,
         "throughput_clients",
-        figures,
+        json_figures(rows, results),
         [f"{args.seconds:g} s per case, {args.users} unpaced users", f"{os.cpu_count()} CPUs"],
     )
     return 0

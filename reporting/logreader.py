@@ -367,80 +367,27 @@ class _RecordReader:
 
     def add_requests(self, record: dict, lineno: int) -> None:
         try:
-            t = np.asarray(record["t"], dtype=np.float64)
-            latency = np.asarray(record["latency_ms"], dtype=np.float64)
-            ok_raw = np.asarray(record["ok"])
-            if ok_raw.ndim != 1 or ok_raw.dtype.kind not in "bi":  # 1/0, never "yes"
-                raise TypeError("ok")
-            ok = ok_raw.astype(bool)
-            intended_raw = record.get("intended")
-            errors = record.get("error")
-            if errors is not None and (
-                not isinstance(errors, list)
-                or not all(e is None or isinstance(e, str) for e in errors)
-            ):
-                raise TypeError("error")
-            step_list = record["step"]
-            client_list = record["clients"]
-            # A batch nearly always belongs to one step: then skip building arrays.
-            one_step = bool(step_list) and step_list.count(step_list[0]) == len(step_list)
-            if one_step and isinstance(step_list[0], int):
-                steps = clients = None
-                clients_max = max(client_list) if client_list else 0
-                if not isinstance(clients_max, int):
-                    raise TypeError("clients")
-            else:
-                steps = _int_column(step_list)
-                clients = _int_column(client_list)
+            batch = _Batch.of(record)
         except KeyError as exc:
             raise self.fail(lineno, f"requests record without the {exc.args[0]!r} column") from None
         except (TypeError, ValueError):
             raise self.fail(lineno, "a requests column holds a value of the wrong type") from None
-        if t.ndim != 1:
-            raise self.fail(lineno, "the requests column 't' is not a list")
-        n = len(t)
-        lengths = {len(latency), len(ok), len(step_list), len(client_list)}
-        if intended_raw is not None:
-            lengths.add(len(intended_raw))
-        if errors is not None:
-            lengths.add(len(errors))
-        declared = record.get("n", n)
-        if lengths != {n} or declared != n:
-            raise self.fail(lineno, f"requests columns differ in length (n={declared!r})")
+        problem = batch.shape_problem(record)
+        if problem is not None:
+            raise self.fail(lineno, problem)
+        n = len(batch.t)
         if n == 0:
             return
-        if not (np.isfinite(t).all() and np.isfinite(latency).all()):
-            raise self.fail(lineno, "a request time or latency is not a finite number")
-
+        t, latency, ok = batch.t, batch.latency, batch.ok
         corrected = None
-        if intended_raw is not None:
+        if batch.intended is not None:
             try:
-                intended = np.asarray(intended_raw, dtype=np.float64)
+                intended = np.asarray(batch.intended, dtype=np.float64)
             except (TypeError, ValueError):
                 raise self.fail(lineno, "the intended column holds a non-number") from None
-            paced = ~np.isnan(intended)
-            if paced.any():
-                # Latency seen by a paced client: from when it meant to send, not when it
-                # could. A request sent early (clock jitter) gains nothing.
-                delay_ms = np.where(paced, np.maximum(t - intended, 0.0) * 1e3, 0.0)
-                corrected = latency + delay_ms
-
-        sent = None  # all sent, unless some failures never were (open-model drops)
-        unanswered = None  # failures with no HTTP answer (the endpoint did not answer)
+            corrected = _corrected_latency(t, latency, intended)
         failed = np.flatnonzero(~ok)
-        if len(failed) and errors is not None:
-            not_sent = [
-                i
-                for i in failed.tolist()
-                if isinstance(errors[i], str) and errors[i] in runlog.NOT_SENT_CATEGORIES
-            ]
-            if not_sent:
-                sent = np.ones(n, dtype=bool)
-                sent[not_sent] = False
-            silent = [i for i in failed.tolist() if errors[i] in runlog.UNANSWERED_CATEGORIES]
-            if silent:
-                unanswered = np.zeros(n, dtype=bool)
-                unanswered[silent] = True
+        sent, unanswered = _not_sent_and_unanswered(failed, batch.errors, n)
 
         run = self.run
         if run.requests is not None:
@@ -449,31 +396,143 @@ class _RecordReader:
         run.first_t = min(run.first_t, float(t.min()))
         run.last_t = max(run.last_t, float((t + latency * 1e-3).max()))
         run.seconds.add(t, latency, corrected, ok, sent, unanswered)
+        self._add_to_steps(batch, corrected, sent)
+        if len(failed):
+            self._count_errors(batch, failed)
 
-        if steps is None:
-            groups = [(step_list[0], None)]
+    def _add_to_steps(
+        self, batch: _Batch, corrected: np.ndarray | None, sent: np.ndarray | None
+    ) -> None:
+        """Each step's part of the batch to its StepData (the whole batch when in one step)."""
+        steps = self.run.steps
+        if batch.steps is None:
+            groups = [(batch.step_list[0], None)]
         else:
-            groups = [(int(s), steps == s) for s in np.unique(steps)]
+            groups = [(int(s), batch.steps == s) for s in np.unique(batch.steps)]
         for step, mask in groups:
-            data = run.steps.get(step)
+            data = steps.get(step)
             if data is None:
-                data = run.steps[step] = StepData(step)
+                data = steps[step] = StepData(step)
             if mask is None:
-                data.add(t, latency, corrected, ok, clients_max, sent)
+                data.add(batch.t, batch.latency, corrected, batch.ok, batch.clients_max, sent)
             else:
+                assert batch.clients is not None  # built with `steps`
                 data.add(
-                    t[mask],
-                    latency[mask],
+                    batch.t[mask],
+                    batch.latency[mask],
                     None if corrected is None else corrected[mask],
-                    ok[mask],
-                    int(clients[mask].max()),
+                    batch.ok[mask],
+                    int(batch.clients[mask].max()),
                     None if sent is None else sent[mask],
                 )
-        if len(failed):
-            for i in failed.tolist():
-                category = errors[i] if errors is not None else None
-                step = step_list[0] if steps is None else int(steps[i])
-                run.steps[step].errors[str(category or UNKNOWN_ERROR)] += 1
+
+    def _count_errors(self, batch: _Batch, failed: np.ndarray) -> None:
+        """Count each failed request under its step and error category."""
+        steps, errors = self.run.steps, batch.errors
+        for i in failed.tolist():
+            category = errors[i] if errors is not None else None
+            step = batch.step_list[0] if batch.steps is None else int(batch.steps[i])
+            steps[step].errors[str(category or UNKNOWN_ERROR)] += 1
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A requests record's columns, type-checked. A batch nearly always belongs to one step:
+    then `steps` and `clients` are None (no arrays built) and `clients_max` is its largest
+    client count."""
+
+    t: np.ndarray
+    latency: np.ndarray
+    ok: np.ndarray
+    intended: list | None
+    errors: list | None
+    step_list: list
+    client_list: list
+    steps: np.ndarray | None
+    clients: np.ndarray | None
+    clients_max: int
+
+    @classmethod
+    def of(cls, record: dict) -> _Batch:
+        """Raises KeyError for a missing column, TypeError or ValueError for a wrong value."""
+        t = np.asarray(record["t"], dtype=np.float64)
+        latency = np.asarray(record["latency_ms"], dtype=np.float64)
+        ok_raw = np.asarray(record["ok"])
+        if ok_raw.ndim != 1 or ok_raw.dtype.kind not in "bi":  # 1/0, never "yes"
+            raise TypeError("ok")
+        intended = record.get("intended")
+        errors = record.get("error")
+        if errors is not None and (
+            not isinstance(errors, list) or not all(e is None or isinstance(e, str) for e in errors)
+        ):
+            raise TypeError("error")
+        step_list = record["step"]
+        client_list = record["clients"]
+        one_step = bool(step_list) and step_list.count(step_list[0]) == len(step_list)
+        if one_step and isinstance(step_list[0], int):
+            steps = clients = None
+            clients_max = max(client_list) if client_list else 0
+            if not isinstance(clients_max, int):
+                raise TypeError("clients")
+        else:
+            steps = _int_column(step_list)
+            clients = _int_column(client_list)
+            clients_max = 0
+        ok = ok_raw.astype(bool)
+        return cls(t, latency, ok, intended, errors, step_list, client_list, steps, clients,
+                   clients_max)  # fmt: skip
+
+    def shape_problem(self, record: dict) -> str | None:
+        """What is wrong with the columns' shapes or values, or None."""
+        t = self.t
+        if t.ndim != 1:
+            return "the requests column 't' is not a list"
+        n = len(t)
+        lengths = {len(self.latency), len(self.ok), len(self.step_list), len(self.client_list)}
+        if self.intended is not None:
+            lengths.add(len(self.intended))
+        if self.errors is not None:
+            lengths.add(len(self.errors))
+        declared = record.get("n", n)
+        if lengths != {n} or declared != n:
+            return f"requests columns differ in length (n={declared!r})"
+        if not (np.isfinite(t).all() and np.isfinite(self.latency).all()):
+            return "a request time or latency is not a finite number"
+        return None
+
+
+def _corrected_latency(
+    t: np.ndarray, latency: np.ndarray, intended: np.ndarray
+) -> np.ndarray | None:
+    """Latency seen by a paced client: from when it meant to send, not when it could (None:
+    no request of the batch was paced). A request sent early (clock jitter) gains nothing."""
+    paced = ~np.isnan(intended)
+    if not paced.any():
+        return None
+    delay_ms = np.where(paced, np.maximum(t - intended, 0.0) * 1e3, 0.0)
+    return latency + delay_ms
+
+
+def _not_sent_and_unanswered(
+    failed: np.ndarray, errors: list | None, n: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Masks of the failures never sent (open-model drops) and of those that got no HTTP
+    answer; None where there are none (the common case: no mask built)."""
+    sent = unanswered = None
+    if len(failed) and errors is not None:
+        not_sent = [
+            i
+            for i in failed.tolist()
+            if isinstance(errors[i], str) and errors[i] in runlog.NOT_SENT_CATEGORIES
+        ]
+        if not_sent:
+            sent = np.ones(n, dtype=bool)
+            sent[not_sent] = False
+        silent = [i for i in failed.tolist() if errors[i] in runlog.UNANSWERED_CATEGORIES]
+        if silent:
+            unanswered = np.zeros(n, dtype=bool)
+            unanswered[silent] = True
+    return sent, unanswered
 
 
 def _keep_columns(kept: dict[str, list], record: dict, n: int) -> None:

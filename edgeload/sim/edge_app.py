@@ -225,6 +225,9 @@ class EdgeApp:
 
     # -- image queries -----------------------------------------------------------------------
     async def _submit_image_query(self, req: Request) -> Response | object:
+        """POST /device-api/v1/image-queries, in the real route's order: dependencies, detector
+        data, then the cloud (async, human review, no pod) or the inference pod's answer.
+        The hot path: the rarer branches are awaited helpers, the common one adds no await."""
         counters = self.counters
         # FastAPI runs the route's dependencies first: content type, then the SDK client
         if not req.headers.get("content-type", "").startswith("image/"):
@@ -232,127 +235,193 @@ class EdgeApp:
             return json_response({"detail": "Request body must be image bytes"}, 415)
         worker = self.worker(req)
         token = req.headers.get("x-api-token") or None
-        if token not in worker.sdk_tokens:
-            if not await self.cloud_api.check_token(token or BOX_TOKEN):
-                counters["errors_5xx"] += 1
-                return _SERVER_ERROR  # the SDK client cannot be built
-            worker.sdk_tokens.add(token)
+        if token not in worker.sdk_tokens and not await self._build_sdk_client(worker, token):
+            return _SERVER_ERROR
         sdk_token = token or BOX_TOKEN
-        q = req.query
-        params = _validated(q)
+        params = self._query_params(req.query)
         if isinstance(params, Response):
-            return params  # 422: the front resends it to the cloud
-        if "metadata" in q or "image_query_id" in q or "inspection_id" in q:
-            counters["rejected_4xx"] += 1
-            names = ", ".join(repr(k) for k in sorted(_EDGE_ONLY_PARAMS) if k in q)
-            return json_response({"detail": f"Invalid query parameters: {{{names}}}"}, 400)
+            return params
 
         info = self._cached_detector(worker, sdk_token, params["detector_id"])
         if info is None:
             info = await self._fetch_detector(worker, sdk_token, params["detector_id"])
-        if info is None:
-            counters["errors_5xx"] += 1
-            return _SERVER_ERROR  # the SDK's NotFoundError
+            if info is None:
+                counters["errors_5xx"] += 1
+                return _SERVER_ERROR  # the SDK's NotFoundError
         kind, value = self.faults.image_query_fault()
         if kind:
-            if kind == "drop":
-                return DROP
-            if kind == "error":
-                counters["errors_5xx" if value >= 500 else "rejected_4xx"] += 1
-                return _fault_response(int(value))
-            await asyncio.sleep(self.clock.real_seconds(value))  # latency spike
+            fault = await self._injected_fault(kind, value)
+            if fault is not None:
+                return fault
 
         cfg = self.config.for_detector(info.id)
         return_edge = bool(cfg and cfg["always_return_edge_prediction"])
-        no_cloud = bool(cfg and cfg["disable_cloud_escalation"])
-        human_review = params["human_review"]
-        if human_review == "ALWAYS" and return_edge:
+        if params["human_review"] == "ALWAYS" and return_edge:
             counters["rejected_4xx"] += 1
             detail = "Human review cannot be required if edge predictions are required."
             return json_response({"detail": detail}, 400)
         counters["image_queries"] += 1
-        activity = self.activity
-        activity.record(info.id, "iqs")
+        self.activity.record(info.id, "iqs")
         body = req.body
         if params["want_async"]:
-            if return_edge:
-                counters["rejected_4xx"] += 1
-                detail = (
-                    "Async requests are not supported when 'always_return_edge_prediction' "
-                    "is set to True."
-                )
-                return json_response({"detail": detail}, 400)
-            counters["async_forwards"] += 1
-            activity.record(info.id, "escalations")
-            return await self._escalate(
-                sdk_token,
-                info,
-                body,
-                params,
-                None,
-                threshold=params["confidence_threshold"],
-                want_async=True,
-            )
+            return await self._forward_async(sdk_token, info, body, params, return_edge)
         threshold = params["confidence_threshold"]
         if threshold is None:
             threshold = info.confidence_threshold
-
-        if human_review == "ALWAYS":
-            activity.record(info.id, "escalations")
+        if params["human_review"] == "ALWAYS":
+            self.activity.record(info.id, "escalations")
             return await self._escalate(sdk_token, info, body, params, None, threshold=threshold)
         if not self._available(worker, info.id):
-            # a deployment record: the model updater creates the detector's pods
-            self.runtime.register_detector(info.id, info.mode)
-            if return_edge:
-                counters["no_pod_503"] += 1
-                return json_response({"detail": _NO_POD_DETAIL.format(info.id)}, 503)
-            activity.record(info.id, "escalations")
-            return await self._escalate(sdk_token, info, body, params, None, threshold=threshold)
+            return await self._without_pod(sdk_token, info, body, params, threshold, return_edge)
 
         async with self.runtime.edge_app_slot():
             outcome = await self.runtime.infer(info.id, info.mode, image_pixels(body))
-        if outcome.status == "overloaded":  # only with a profile's queue_limit
-            counters["overloaded"] += 1
-            detail = f"Inference server for detector_id='{info.id}' is overloaded; try again later."
-            return json_response({"detail": detail}, 503)
         if outcome.status != "ok" or not body:
-            # the pod went away, is switching over, or could not read the image
-            counters["inference_failed"] += 1
-            counters["errors_5xx"] += 1
-            return _SERVER_ERROR
-
+            return self._inference_failed(info, outcome.status)
         det = self.cloud.find(info.id)
         if det is None:  # pragma: no cover - the cloud never forgets a detector
             return _SERVER_ERROR
         trained = self.cloud.is_trained(det, outcome.model_version)
         result = self.cloud.model_result(det, image_truth(body), trained, from_edge=True)
-        confidence = result["confidence"]
         class_index = _class_index(info, result)
-        activity.record_confidence(info.id, confidence, class_index)
-        confident = confidence >= threshold
-        if not confident:
-            activity.record(info.id, "below_threshold_iqs", class_index)
-        mlb, oodd_mlb = self.cloud.binary_ids(info.id, outcome.model_version)
+        confident = self._record_confidence(info.id, result["confidence"], class_index, threshold)
         if not (return_edge or confident):
-            activity.record(info.id, "escalations", class_index)
-            edge_result = _edge_result(confidence, class_index, mlb, oodd_mlb)
+            self.activity.record(info.id, "escalations", class_index)
+            mlb, oodd_mlb = self.cloud.binary_ids(info.id, outcome.model_version)
+            edge_result = _edge_result(result["confidence"], class_index, mlb, oodd_mlb)
             return await self._escalate(
                 sdk_token, info, body, params, edge_result, threshold=threshold
             )
+        return self._edge_answer(
+            worker, info, body, params, cfg, threshold, result, class_index, outcome.model_version
+        )
 
+    async def _build_sdk_client(self, worker: Worker, token: str | None) -> bool:
+        """Build the worker's SDK client for a token (once); False: the cloud refuses the token,
+        so the client cannot be built (a 500)."""
+        if not await self.cloud_api.check_token(token or BOX_TOKEN):
+            self.counters["errors_5xx"] += 1
+            return False
+        worker.sdk_tokens.add(token)
+        return True
+
+    def _query_params(self, q: dict[str, str]) -> dict[str, Any] | Response:
+        """The route's parameters, or its refusal: FastAPI's 422 (the front resends it to the
+        cloud), or the 400 for parameters only the cloud takes."""
+        params = _validated(q)
+        if isinstance(params, Response):
+            return params
+        if "metadata" in q or "image_query_id" in q or "inspection_id" in q:
+            self.counters["rejected_4xx"] += 1
+            names = ", ".join(repr(k) for k in sorted(_EDGE_ONLY_PARAMS) if k in q)
+            return json_response({"detail": f"Invalid query parameters: {{{names}}}"}, 400)
+        return params
+
+    async def _injected_fault(self, kind: str, value: float) -> Response | object | None:
+        """An injected fault's answer (a dropped connection, an error status), or None once a
+        latency spike has been waited out."""
+        if kind == "drop":
+            return DROP
+        if kind == "error":
+            self.counters["errors_5xx" if value >= 500 else "rejected_4xx"] += 1
+            return _fault_response(int(value))
+        await asyncio.sleep(self.clock.real_seconds(value))  # latency spike
+        return None
+
+    async def _forward_async(
+        self,
+        token: str,
+        info: DetectorInfo,
+        body: bytes,
+        params: dict[str, Any],
+        return_edge: bool,
+    ) -> Response:
+        """`want_async`: the query goes to the cloud as it is, unless edge answers are required."""
+        if return_edge:
+            self.counters["rejected_4xx"] += 1
+            detail = (
+                "Async requests are not supported when 'always_return_edge_prediction' "
+                "is set to True."
+            )
+            return json_response({"detail": detail}, 400)
+        self.counters["async_forwards"] += 1
+        self.activity.record(info.id, "escalations")
+        threshold = params["confidence_threshold"]
+        return await self._escalate(
+            token, info, body, params, None, threshold=threshold, want_async=True
+        )
+
+    async def _without_pod(
+        self,
+        token: str,
+        info: DetectorInfo,
+        body: bytes,
+        params: dict[str, Any],
+        threshold: float,
+        return_edge: bool,
+    ) -> Response:
+        """No inference pod known to be ready: the cloud answers, or a 503 when edge answers
+        are required."""
+        # a deployment record: the model updater creates the detector's pods
+        self.runtime.register_detector(info.id, info.mode)
+        if return_edge:
+            self.counters["no_pod_503"] += 1
+            return json_response({"detail": _NO_POD_DETAIL.format(info.id)}, 503)
+        self.activity.record(info.id, "escalations")
+        return await self._escalate(token, info, body, params, None, threshold=threshold)
+
+    def _inference_failed(self, info: DetectorInfo, status: str) -> Response:
+        """The answer to an inference that gave no result."""
+        if status == "overloaded":  # only with a profile's queue_limit
+            self.counters["overloaded"] += 1
+            detail = f"Inference server for detector_id='{info.id}' is overloaded; try again later."
+            return json_response({"detail": detail}, 503)
+        # the pod went away, is switching over, or could not read the image
+        self.counters["inference_failed"] += 1
+        self.counters["errors_5xx"] += 1
+        return _SERVER_ERROR
+
+    def _record_confidence(
+        self, detector_id: str, confidence: float, class_index: int, threshold: float
+    ) -> bool:
+        """Record an edge inference's confidence; True when it meets the threshold."""
+        activity = self.activity
+        activity.record_confidence(detector_id, confidence, class_index)
+        confident = confidence >= threshold
+        if not confident:
+            activity.record(detector_id, "below_threshold_iqs", class_index)
+        return confident
+
+    def _edge_answer(
+        self,
+        worker: Worker,
+        info: DetectorInfo,
+        body: bytes,
+        params: dict[str, Any],
+        cfg: dict | None,
+        threshold: float,
+        result: dict,
+        class_index: int,
+        model_version: int | None,
+    ) -> Response:
+        """The edge's own answer. Unless cloud escalation is disabled, a confident answer may be
+        audited and an unconfident one is queued for the cloud (then it is not done yet)."""
+        counters = self.counters
+        confidence = result["confidence"]
+        mlb, oodd_mlb = self.cloud.binary_ids(info.id, model_version)
         counters["edge_answers"] += 1
         iq_id = self.ids.make("iq_")
         done = True
-        if not no_cloud:
-            if confident:
+        if not (cfg and cfg["disable_cloud_escalation"]):
+            if confidence >= threshold:
                 if self.rng.random() < self.config.confident_audit_rate:
                     counters["audits"] += 1
-                    activity.record(info.id, "audits")
+                    self.activity.record(info.id, "audits")
                     edge_result = _edge_result(confidence, class_index, mlb, oodd_mlb)
-                    metadata = {"is_edge_audit": True, "edge_result": edge_result}
-                    self._queue_escalation(info, body, params, threshold, metadata, iq_id)
+                    audit = {"is_edge_audit": True, "edge_result": edge_result}
+                    self._queue_escalation(info, body, params, threshold, audit, iq_id)
             elif self._cooldown_over(worker, info.id, cfg):
-                activity.record(info.id, "escalations", class_index)
+                self.activity.record(info.id, "escalations", class_index)
                 edge_result = _edge_result(confidence, class_index, mlb, oodd_mlb)
                 self._queue_escalation(
                     info, body, params, threshold, {"edge_result": edge_result}, iq_id

@@ -53,91 +53,6 @@ def pod_json(box: EdgeBox, pod: Pod) -> dict[str, Any]:
     """The Pod object for an inference pod."""
     w = box.wall_at
     image = image_digest(INFERENCE_IMAGE)
-    scheduled = pod.scheduled_at is not None
-    conditions = []
-    if scheduled:
-        conditions.append(_condition("PodScheduled", True, w(pod.scheduled_at)))
-        conditions.append(_condition("Initialized", True, w(pod.scheduled_at)))
-        since = w(pod.ready_changed_at if pod.ready_changed_at is not None else pod.scheduled_at)
-        reason = None if pod.ready else "ContainersNotReady"
-        conditions.append(_condition("ContainersReady", pod.ready, since, reason))
-        conditions.append(_condition("Ready", pod.ready, since, reason))
-    else:
-        conditions.append(
-            _condition(
-                "PodScheduled",
-                False,
-                w(
-                    pod.unschedulable_since
-                    if pod.unschedulable_since is not None
-                    else pod.created_at
-                ),
-                "Unschedulable" if pod.unschedulable else None,
-                f"0/1 nodes are available: 1 {pod.unschedulable}." if pod.unschedulable else None,
-            )
-        )
-    container_status: dict[str, Any] = {
-        "name": INFERENCE_CONTAINER,
-        "image": image,
-        "imageID": image,
-        "ready": pod.ready,
-        "started": pod.running,
-        "restartCount": pod.restart_count,
-        "state": {},
-        "lastState": {},
-    }
-    if pod.running:
-        container_status["state"] = {"running": {"startedAt": iso(w(pod.started_at))}}
-        container_status["containerID"] = (
-            f"containerd://{hashlib.sha256(pod.uid.encode()).hexdigest()}"
-        )
-    elif pod.restart_at is not None:
-        container_status["state"] = {
-            "waiting": {
-                "reason": "CrashLoopBackOff",
-                "message": f"back-off restarting failed container {INFERENCE_CONTAINER}",
-            }
-        }
-    else:
-        container_status["state"] = {"waiting": {"reason": "ContainerCreating"}}
-    if pod.last_terminated:
-        lt = pod.last_terminated
-        container_status["lastState"] = {
-            "terminated": {
-                "reason": lt["reason"],
-                "exitCode": lt["exit_code"],
-                "startedAt": iso(w(lt["started_at"])) if lt["started_at"] is not None else None,
-                "finishedAt": iso(w(lt["finished_at"])),
-            }
-        }
-    metadata: dict[str, Any] = {
-        "name": pod.name,
-        "generateName": f"{pod.deployment}-{pod.template_hash}-",
-        "namespace": NAMESPACE,
-        "uid": pod.uid,
-        "resourceVersion": str(pod.resource_version),
-        "creationTimestamp": iso(w(pod.created_at)),
-        "labels": {"app": pod.deployment, "pod-template-hash": pod.template_hash},
-        "annotations": {
-            "groundlight.dev/detector-id": pod.detector_id,
-            "groundlight.dev/model-name": f"{pod.detector_id}/{pod.role}",
-            "groundlight.dev/model-version": str(pod.model_version),
-        },
-        "ownerReferences": [
-            {
-                "apiVersion": "apps/v1",
-                "kind": "ReplicaSet",
-                "name": f"{pod.deployment}-{pod.template_hash}",
-                "uid": hashlib.md5(f"{pod.deployment}-{pod.template_hash}".encode()).hexdigest(),
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ],
-    }
-    if pod.terminating_since is not None:
-        grace = box.profile.pods.termination_grace_s
-        metadata["deletionTimestamp"] = iso(w(pod.terminating_since + grace))
-        metadata["deletionGracePeriodSeconds"] = int(round(grace))
     spec: dict[str, Any] = {
         "containers": [
             {
@@ -153,16 +68,111 @@ def pod_json(box: EdgeBox, pod: Pod) -> dict[str, Any]:
     }
     status: dict[str, Any] = {
         "phase": pod.phase,
-        "conditions": conditions,
+        "conditions": _pod_conditions(box, pod),
         "qosClass": "BestEffort",
     }
-    if scheduled:
+    if pod.scheduled_at is not None:
         spec["nodeName"] = box.profile.box.node_name
         status["hostIP"] = "10.0.0.2"
         status["podIP"] = f"10.42.0.{10 + (int(pod.uid[:4], 16) % 240)}"
         status["startTime"] = iso(w(pod.scheduled_at))
-        status["containerStatuses"] = [container_status]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec, "status": status}
+        status["containerStatuses"] = [_container_status(box, pod, image)]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": _pod_metadata(box, pod),
+        "spec": spec,
+        "status": status,
+    }
+
+
+def _pod_conditions(box: EdgeBox, pod: Pod) -> list[dict[str, Any]]:
+    """Scheduled: all four conditions, readiness from the pod; else only PodScheduled=False."""
+    w = box.wall_at
+    if pod.scheduled_at is None:
+        since = pod.unschedulable_since if pod.unschedulable_since is not None else pod.created_at
+        reason = "Unschedulable" if pod.unschedulable else None
+        message = f"0/1 nodes are available: 1 {pod.unschedulable}." if pod.unschedulable else None
+        return [_condition("PodScheduled", False, w(since), reason, message)]
+    scheduled = w(pod.scheduled_at)
+    since = w(pod.ready_changed_at if pod.ready_changed_at is not None else pod.scheduled_at)
+    reason = None if pod.ready else "ContainersNotReady"
+    return [
+        _condition("PodScheduled", True, scheduled),
+        _condition("Initialized", True, scheduled),
+        _condition("ContainersReady", pod.ready, since, reason),
+        _condition("Ready", pod.ready, since, reason),
+    ]
+
+
+def _container_status(box: EdgeBox, pod: Pod, image: str) -> dict[str, Any]:
+    """The inference-server container: running, crash-looping or being created; the last
+    termination (OOMKilled, ...) when it had one."""
+    w = box.wall_at
+    if pod.running:
+        state: dict[str, Any] = {"running": {"startedAt": iso(w(pod.started_at))}}
+    elif pod.restart_at is not None:
+        message = f"back-off restarting failed container {INFERENCE_CONTAINER}"
+        state = {"waiting": {"reason": "CrashLoopBackOff", "message": message}}
+    else:
+        state = {"waiting": {"reason": "ContainerCreating"}}
+    last_state: dict[str, Any] = {}
+    if pod.last_terminated:
+        lt = pod.last_terminated
+        last_state["terminated"] = {
+            "reason": lt["reason"],
+            "exitCode": lt["exit_code"],
+            "startedAt": iso(w(lt["started_at"])) if lt["started_at"] is not None else None,
+            "finishedAt": iso(w(lt["finished_at"])),
+        }
+    status: dict[str, Any] = {
+        "name": INFERENCE_CONTAINER,
+        "image": image,
+        "imageID": image,
+        "ready": pod.ready,
+        "started": pod.running,
+        "restartCount": pod.restart_count,
+        "state": state,
+        "lastState": last_state,
+    }
+    if pod.running:
+        status["containerID"] = f"containerd://{hashlib.sha256(pod.uid.encode()).hexdigest()}"
+    return status
+
+
+def _pod_metadata(box: EdgeBox, pod: Pod) -> dict[str, Any]:
+    """Name, owner ReplicaSet, labels and the annotations naming the detector and model; a
+    deletion timestamp once the pod is terminating."""
+    replica_set = f"{pod.deployment}-{pod.template_hash}"
+    metadata: dict[str, Any] = {
+        "name": pod.name,
+        "generateName": f"{replica_set}-",
+        "namespace": NAMESPACE,
+        "uid": pod.uid,
+        "resourceVersion": str(pod.resource_version),
+        "creationTimestamp": iso(box.wall_at(pod.created_at)),
+        "labels": {"app": pod.deployment, "pod-template-hash": pod.template_hash},
+        "annotations": {
+            "groundlight.dev/detector-id": pod.detector_id,
+            "groundlight.dev/model-name": f"{pod.detector_id}/{pod.role}",
+            "groundlight.dev/model-version": str(pod.model_version),
+        },
+        "ownerReferences": [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "name": replica_set,
+                "uid": hashlib.md5(replica_set.encode()).hexdigest(),
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
+    }
+    if pod.terminating_since is not None:
+        grace = box.profile.pods.termination_grace_s
+        metadata["deletionTimestamp"] = iso(box.wall_at(pod.terminating_since + grace))
+        metadata["deletionGracePeriodSeconds"] = int(round(grace))
+    return metadata
 
 
 def edge_pod_json(box: EdgeBox) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgeload.errors import UsageError
 from edgeload.sim.activity import Activity
@@ -32,6 +32,9 @@ from edgeload.sim.http import HttpServer
 from edgeload.sim.k8s_api import KubernetesApi
 from edgeload.sim.profile import Profile, load_profile
 from edgeload.sim.status_app import StatusApp
+
+if TYPE_CHECKING:
+    import ssl
 
 
 def build_profile(profile: str | Path, overrides: dict | None) -> Profile:
@@ -83,36 +86,13 @@ async def serve(
     status = StatusApp(profile, clock, runtime, cloud, edge, activity)
     admin = Admin(profile, clock, runtime, cloud_api, faults, edge, token=admin_token)
     front = Front(clock, faults, edge, status, cloud_api, admin)
-    context = None
-    if tls_cert is not None or tls_key is not None:
-        from edgeload.sim.tls import server_context
-
-        if tls_cert is None or tls_key is None:
-            raise UsageError("HTTPS needs both a certificate and its key")
-        context = server_context(tls_cert, tls_key)
+    context = _tls_context(tls_cert, tls_key)
     servers = [
         (HttpServer(front.handle, max_body=NGINX_MAX_BODY), port, "--port"),
         (HttpServer(KubernetesApi(runtime).handle), k8s_port, "--k8s-port"),
         (HttpServer(cloud_api.handle), cloud_port, "--cloud-port"),
     ]
-    display_host = f"[{host}]" if ":" in host else host
-    scheme = "https" if context is not None else "http"
-    bound_urls = []
-    try:
-        for server, wanted, option in servers:
-            try:
-                bound = await server.start(host, wanted, ssl=context)
-            except OSError as exc:
-                reason = exc.strerror or str(exc)
-                raise UsageError(
-                    f"cannot listen on {host}:{wanted}: {reason} (choose another {option})"
-                ) from None
-            bound_urls.append(f"{scheme}://{display_host}:{bound}")
-    except BaseException:
-        for server, _, _ in servers:
-            await server.close()
-        raise
-    urls = Urls(*bound_urls)
+    urls = await _start(servers, host, context)
     admin.urls.update(url=urls.url, k8s_url=urls.k8s_url, cloud_url=urls.cloud_url)
     status.cloud_url = urls.cloud_url
     stop = asyncio.Event()
@@ -134,6 +114,43 @@ async def serve(
             await server.close()
         await edge.stop()
         await runtime.stop()
+
+
+def _tls_context(tls_cert: str | Path | None, tls_key: str | Path | None) -> ssl.SSLContext | None:
+    """The servers' SSL context: None for plain HTTP; both files or neither."""
+    if tls_cert is None and tls_key is None:
+        return None
+    from edgeload.sim.tls import server_context
+
+    if tls_cert is None or tls_key is None:
+        raise UsageError("HTTPS needs both a certificate and its key")
+    return server_context(tls_cert, tls_key)
+
+
+async def _start(
+    servers: list[tuple[HttpServer, int, str]], host: str, context: ssl.SSLContext | None
+) -> Urls:
+    """Bind every server (edge, Kubernetes API, cloud, in that order) and say where they
+    listen; on any failure none stays open. A port that cannot be bound is a UsageError
+    naming the option that chose it."""
+    display_host = f"[{host}]" if ":" in host else host
+    scheme = "https" if context is not None else "http"
+    bound_urls = []
+    try:
+        for server, wanted, option in servers:
+            try:
+                bound = await server.start(host, wanted, ssl=context)
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                raise UsageError(
+                    f"cannot listen on {host}:{wanted}: {reason} (choose another {option})"
+                ) from None
+            bound_urls.append(f"{scheme}://{display_host}:{bound}")
+    except BaseException:
+        for server, _, _ in servers:
+            await server.close()
+        raise
+    return Urls(*bound_urls)
 
 
 def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from edgeload.sim.k8s import (
@@ -35,7 +36,7 @@ from edgeload.sim.k8s import (
     image_digest,
     pod_json,
 )
-from edgeload.sim.pods import EdgeBox
+from edgeload.sim.pods import EdgeBox, Pod
 
 # CPU cores a busy inference worker keeps busy (pre/post-processing around its GPU time).
 POD_CPU_CORES_PER_BUSY_WORKER = 0.35
@@ -63,40 +64,54 @@ def _r(x: float) -> float:
 
 def resources_json(box: EdgeBox) -> dict[str, Any]:
     """The real `/status/resources.json` shape (in-cluster variant)."""
-    profile = box.profile
-    cores = profile.box.cpu_cores
-    avg_busy = box.busy_workers_avg()
-    unified = profile.box.unified_memory
+    spec = box.profile.box
+    usage = _pod_usage(box)
+    cpu = _system_cpu(box, usage)
+    ram = _system_ram(spec, usage)
+    devices = _devices(box, usage.busy_on_gpu)
+    n = max(1, len(devices))
+    return {
+        "system": {
+            "cpu_utilization_pct": cpu,
+            "ram_bytes": ram,
+            "gpu": _system_gpu(spec, usage, devices),
+        },
+        "detectors": [
+            _detector_json(det_id, figures, n) for det_id, figures in usage.per_detector.items()
+        ],
+    }
 
-    per_det: dict[str, dict[str, dict[str, float]]] = {}
+
+@dataclass
+class _PodUsage:
+    """The pods' figures summed per detector and role, per (GPU, detector), and per state
+    (serving vs loading its model)."""
+
+    # detector id -> "cpu" | "ram" | "vram" | "compute" -> role -> figure
+    per_detector: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     # (GPU, detector) -> the detector's busy fraction of that GPU (0..1)
-    busy_on_gpu: dict[tuple[int, str], float] = {}
-    totals = {"cpu_det": 0.0, "cpu_loading": 0.0, "ram_det": 0, "ram_loading": 0}
-    vram_det = vram_loading = 0
-    minimal = profile.pods.minimal_image
-    for pod in box.pods.values():
-        busy = avg_busy.get(pod.name, 0.0)
-        cpu_pct = 100.0 * busy * POD_CPU_CORES_PER_BUSY_WORKER / cores
-        # an OODD pod serves the requests of every primary worker: at most all of its share
-        busy_fraction = min(1.0, busy / max(1, pod.workers))
-        compute_pct = 100.0 * compute_share(pod.role, minimal) * busy_fraction
-        ram = (pod.ram_bytes + (pod.vram_bytes if unified else 0)) if pod.running else 0
-        vram = pod.vram_bytes if pod.running else 0
+    busy_on_gpu: dict[tuple[int, str], float] = field(default_factory=dict)
+    cpu_det: float = 0.0
+    cpu_loading: float = 0.0
+    ram_det: int = 0
+    ram_loading: int = 0
+    vram_det: int = 0
+    vram_loading: int = 0
+
+    def add(self, pod: Pod, cpu_pct: float, ram: int, vram: int, compute_pct: float) -> None:
         if pod.gpu is not None:
             key = (pod.gpu, pod.detector_id)
-            busy_on_gpu[key] = min(1.0, busy_on_gpu.get(key, 0.0) + compute_pct / 100.0)
-        loading = pod.running and not pod.ready
-        if loading:
-            totals["cpu_loading"] += cpu_pct
-            totals["ram_loading"] += ram
-            vram_loading += vram
+            self.busy_on_gpu[key] = min(1.0, self.busy_on_gpu.get(key, 0.0) + compute_pct / 100.0)
+        if pod.running and not pod.ready:  # loading its model
+            self.cpu_loading += cpu_pct
+            self.ram_loading += ram
+            self.vram_loading += vram
         else:
-            totals["cpu_det"] += cpu_pct
-            totals["ram_det"] += ram
-            vram_det += vram
-        d = per_det.setdefault(
-            pod.detector_id,
-            {"cpu": {}, "ram": {}, "vram": {}, "compute": {}},
+            self.cpu_det += cpu_pct
+            self.ram_det += ram
+            self.vram_det += vram
+        d = self.per_detector.setdefault(
+            pod.detector_id, {"cpu": {}, "ram": {}, "vram": {}, "compute": {}}
         )
         for key, value in (
             ("cpu", cpu_pct),
@@ -106,25 +121,70 @@ def resources_json(box: EdgeBox) -> dict[str, Any]:
         ):
             d[key][pod.role] = d[key].get(pod.role, 0) + value
 
-    edge_cpu = 100.0 * box.edge_app_request_rate() * EDGE_APP_CPU_S_PER_REQUEST / cores
-    cpu_total = min(
-        100.0, totals["cpu_det"] + totals["cpu_loading"] + edge_cpu + IDLE_OTHER_CPU_PCT
-    )
-    ram_edge = profile.box.edge_endpoint_ram_bytes
-    ram_other = profile.box.reserved_ram_bytes
-    ram_used = ram_other + ram_edge + totals["ram_det"] + totals["ram_loading"]
 
-    idle = [1.0] * len(profile.box.gpus)  # per GPU: the chance that no detector is busy on it
+def _pod_usage(box: EdgeBox) -> _PodUsage:
+    """Each pod's CPU, memory and GPU compute, from its average busy workers."""
+    profile = box.profile
+    cores = profile.box.cpu_cores
+    unified = profile.box.unified_memory
+    minimal = profile.pods.minimal_image
+    avg_busy = box.busy_workers_avg()
+    usage = _PodUsage()
+    for pod in box.pods.values():
+        busy = avg_busy.get(pod.name, 0.0)
+        cpu_pct = 100.0 * busy * POD_CPU_CORES_PER_BUSY_WORKER / cores
+        # an OODD pod serves the requests of every primary worker: at most all of its share
+        busy_fraction = min(1.0, busy / max(1, pod.workers))
+        compute_pct = 100.0 * compute_share(pod.role, minimal) * busy_fraction
+        ram = (pod.ram_bytes + (pod.vram_bytes if unified else 0)) if pod.running else 0
+        vram = pod.vram_bytes if pod.running else 0
+        usage.add(pod, cpu_pct, ram, vram, compute_pct)
+    return usage
+
+
+def _system_cpu(box: EdgeBox, usage: _PodUsage) -> dict[str, float]:
+    edge_cpu = (
+        100.0 * box.edge_app_request_rate() * EDGE_APP_CPU_S_PER_REQUEST / box.profile.box.cpu_cores
+    )
+    total = min(100.0, usage.cpu_det + usage.cpu_loading + edge_cpu + IDLE_OTHER_CPU_PCT)
+    return {
+        "total": _r(total),
+        "detectors": _r(usage.cpu_det),
+        "loading_detectors": _r(usage.cpu_loading),
+        "edge_endpoint": _r(edge_cpu),
+        "other": _r(IDLE_OTHER_CPU_PCT),
+    }
+
+
+def _system_ram(spec: Any, usage: _PodUsage) -> dict[str, Any]:
+    ram_edge = spec.edge_endpoint_ram_bytes
+    ram_other = spec.reserved_ram_bytes
+    ram_used = ram_other + ram_edge + usage.ram_det + usage.ram_loading
+    return {
+        "total": spec.ram_bytes,
+        "used": int(ram_used),
+        "detectors": int(usage.ram_det),
+        "loading_detectors": int(usage.ram_loading),
+        "edge_endpoint": int(ram_edge),
+        "other": int(ram_other),
+        "eviction_threshold_pct": spec.eviction_threshold_pct,
+    }
+
+
+def _devices(box: EdgeBox, busy_on_gpu: dict[tuple[int, str], float]) -> list[dict[str, Any]]:
+    """Per GPU: its memory and its compute, the detectors on it combined as independent."""
+    spec = box.profile.box
+    idle = [1.0] * len(spec.gpus)  # per GPU: the chance that no detector is busy on it
     for (gpu_index, _), fraction in busy_on_gpu.items():
         idle[gpu_index] *= 1.0 - fraction
     devices = []
-    for i, gpu in enumerate(profile.box.gpus):
+    for i, gpu in enumerate(spec.gpus):
         used = box.gpu_vram_used(i)
         compute = 100.0 * (1.0 - idle[i])
         devices.append(
             {
                 "index": i,
-                "uuid": "GPU-" + _uuid(f"{profile.box.node_name}-{i}"),
+                "uuid": "GPU-" + _uuid(f"{spec.node_name}-{i}"),
                 "name": gpu.name,
                 "vram_bytes": {
                     "total": gpu.vram_bytes,
@@ -135,82 +195,64 @@ def resources_json(box: EdgeBox) -> dict[str, Any]:
                 "memory_bandwidth_pct": _r(compute * MEMORY_BANDWIDTH_PER_COMPUTE),
             }
         )
-    n = max(1, len(devices))
-    compute_total = sum(d["compute_utilization_pct"] for d in devices) / n
+    return devices
+
+
+def _system_gpu(spec: Any, usage: _PodUsage, devices: list[dict[str, Any]]) -> dict[str, Any]:
+    compute_total = sum(d["compute_utilization_pct"] for d in devices) / max(1, len(devices))
     loading_compute = 0.0  # loading pods do not run inference
-    vram_total = sum(g.vram_bytes for g in profile.box.gpus)
-
-    detectors = []
-    for det_id, d in per_det.items():
-
-        def split(values: dict[str, float], integer: bool = False) -> dict[str, float]:
-            out = {role: values.get(role, 0) for role in ("primary", "oodd")}
-            out = {k: (int(v) if integer else _r(v)) for k, v in out.items()}
-            out["total"] = sum(out.values()) if integer else _r(sum(out.values()))
-            return out
-
-        compute = split({k: v / n for k, v in d["compute"].items()})
-        detectors.append(
-            {
-                "detector_id": det_id,
-                "cpu_utilization_pct": split(d["cpu"]),
-                "ram_bytes": split(d["ram"], integer=True),
-                "gpu": {
-                    "vram_bytes": split(d["vram"], integer=True),
-                    "compute_utilization_pct": compute,
-                    "memory_bandwidth_pct": split(
-                        {k: v * MEMORY_BANDWIDTH_PER_COMPUTE / n for k, v in d["compute"].items()}
-                    ),
-                },
-            }
-        )
-
+    bandwidth = _r(compute_total * MEMORY_BANDWIDTH_PER_COMPUTE)
     return {
-        "system": {
-            "cpu_utilization_pct": {
-                "total": _r(cpu_total),
-                "detectors": _r(totals["cpu_det"]),
-                "loading_detectors": _r(totals["cpu_loading"]),
-                "edge_endpoint": _r(edge_cpu),
-                "other": _r(IDLE_OTHER_CPU_PCT),
-            },
-            "ram_bytes": {
-                "total": profile.box.ram_bytes,
-                "used": int(ram_used),
-                "detectors": int(totals["ram_det"]),
-                "loading_detectors": int(totals["ram_loading"]),
-                "edge_endpoint": int(ram_edge),
-                "other": int(ram_other),
-                "eviction_threshold_pct": profile.box.eviction_threshold_pct,
-            },
-            "gpu": {
-                "vram_bytes": {
-                    "total": vram_total,
-                    "used": vram_det + vram_loading,
-                    "detectors": vram_det,
-                    "loading_detectors": vram_loading,
-                    "edge_endpoint": 0,
-                    "other": 0,
-                },
-                "compute_utilization_pct": {
-                    "total": _r(compute_total),
-                    "detectors": _r(compute_total - loading_compute),
-                    "loading_detectors": loading_compute,
-                    "edge_endpoint": 0.0,
-                    "other": 0.0,
-                },
-                "memory_bandwidth_pct": {
-                    "total": _r(compute_total * MEMORY_BANDWIDTH_PER_COMPUTE),
-                    "detectors": _r(compute_total * MEMORY_BANDWIDTH_PER_COMPUTE),
-                    "loading_detectors": 0.0,
-                    "edge_endpoint": 0.0,
-                    "other": 0.0,
-                },
-                "devices": devices,
-            },
+        "vram_bytes": {
+            "total": sum(g.vram_bytes for g in spec.gpus),
+            "used": usage.vram_det + usage.vram_loading,
+            "detectors": usage.vram_det,
+            "loading_detectors": usage.vram_loading,
+            "edge_endpoint": 0,
+            "other": 0,
         },
-        "detectors": detectors,
+        "compute_utilization_pct": {
+            "total": _r(compute_total),
+            "detectors": _r(compute_total - loading_compute),
+            "loading_detectors": loading_compute,
+            "edge_endpoint": 0.0,
+            "other": 0.0,
+        },
+        "memory_bandwidth_pct": {
+            "total": bandwidth,
+            "detectors": bandwidth,
+            "loading_detectors": 0.0,
+            "edge_endpoint": 0.0,
+            "other": 0.0,
+        },
+        "devices": devices,
     }
+
+
+def _detector_json(
+    detector_id: str, figures: dict[str, dict[str, float]], n_gpus: int
+) -> dict[str, Any]:
+    """One detector's figures per role and in total; GPU figures as a share of all GPUs."""
+    compute = figures["compute"]
+    return {
+        "detector_id": detector_id,
+        "cpu_utilization_pct": _by_role(figures["cpu"]),
+        "ram_bytes": _by_role(figures["ram"], integer=True),
+        "gpu": {
+            "vram_bytes": _by_role(figures["vram"], integer=True),
+            "compute_utilization_pct": _by_role({k: v / n_gpus for k, v in compute.items()}),
+            "memory_bandwidth_pct": _by_role(
+                {k: v * MEMORY_BANDWIDTH_PER_COMPUTE / n_gpus for k, v in compute.items()}
+            ),
+        },
+    }
+
+
+def _by_role(values: dict[str, float], integer: bool = False) -> dict[str, float]:
+    out = {role: values.get(role, 0) for role in ("primary", "oodd")}
+    out = {k: (int(v) if integer else _r(v)) for k, v in out.items()}
+    out["total"] = sum(out.values()) if integer else _r(sum(out.values()))
+    return out
 
 
 def _uuid(text: str) -> str:

@@ -7,6 +7,7 @@ figures are freed as soon as they are dropped. Labels and units come from the me
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -81,6 +82,23 @@ def throughput_and_system_utilization_over_time(a: Analysis) -> Figure:
     fig = _new_figure()
     fig.subplots_adjust(left=0.06, right=0.86, top=0.93, bottom=0.2)
     ax = fig.add_subplot()
+    handles = _plot_throughput(ax, a)
+    handles += _mark_steady_windows_and_lost_workers(ax, a)
+    ax.set_xlabel("elapsed time (s)")
+    ax.set_ylabel(STEP_METRICS_BY_NAME["achieved_rps"].label)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    handles += _plot_utilization(ax.twinx(), a)
+    # a third y axis, outside the utilization axis
+    handles += _plot_clients(ax, a, lw=1.2, outward=55)
+    ax.set_title(_title(a, "Throughput and system utilization"), fontsize=11)
+    _legend_below(fig, handles, ncol=5)
+    return fig
+
+
+def _plot_throughput(ax: Axes, a: Analysis) -> list:
+    """Achieved requests per second and per step, the expected rate, errors, the best steady
+    rate; returns the legend handles."""
     s = a.series
     handles = []
     handles += ax.plot(
@@ -126,9 +144,14 @@ def throughput_and_system_utilization_over_time(a: Analysis) -> Figure:
                 label=f"max steady {best:.1f} req/s",
             )
         )
+    return handles
+
+
+def _mark_steady_windows_and_lost_workers(ax: Axes, a: Analysis) -> list:
+    """Shade the measured window of each steady step; a vertical line where a worker was lost."""
     for step in a.steps:
         if step["steady"] and step["duration_s"]:
-            ax.axvspan(  # the measured window of a steady step
+            ax.axvspan(
                 step["measured_from_s"],
                 step["measured_from_s"] + step["duration_s"],
                 color=_COLORS["max_steady"],
@@ -138,13 +161,13 @@ def throughput_and_system_utilization_over_time(a: Analysis) -> Figure:
     for lost in a.workers_lost:
         ax.axvline(lost["elapsed_s"], color=_COLORS["errors"], lw=1, ls="-.")
     if a.workers_lost:
-        handles.append(Line2D([], [], color=_COLORS["errors"], ls="-.", label="worker lost"))
-    ax.set_xlabel("elapsed time (s)")
-    ax.set_ylabel(STEP_METRICS_BY_NAME["achieved_rps"].label)
-    ax.set_ylim(bottom=0)
-    ax.grid(True, alpha=0.3)
+        return [Line2D([], [], color=_COLORS["errors"], ls="-.", label="worker lost")]
+    return []
 
-    util = ax.twinx()
+
+def _plot_utilization(util: Axes, a: Analysis) -> list:
+    """Endpoint CPU/RAM/GPU/VRAM % and each generator's CPU % (series without data left out)."""
+    handles = []
     for series in a.utilization_series:
         if series.source == "endpoint":
             for name, values in series.values.items():
@@ -169,20 +192,23 @@ def throughput_and_system_utilization_over_time(a: Analysis) -> Figure:
                 )
     util.set_ylim(0, 105)
     util.set_ylabel("utilization (%)")
+    return handles
 
+
+def _plot_clients(ax: Axes, a: Analysis, lw: float, outward: float | None = None) -> list:
+    """The client count per step, on its own y axis at the right (`outward`: points away from
+    the plot, beside another right axis); returns its legend handles."""
     clients = ax.twinx()
-    clients.spines["right"].set_position(("outward", 55))
+    if outward is not None:
+        clients.spines["right"].set_position(("outward", outward))
     x, y = _step_line(a, "clients")
-    handles += clients.plot(
-        x, y, drawstyle="steps-post", color=_COLORS["clients"], lw=1.2, label="clients"
+    handles = clients.plot(
+        x, y, drawstyle="steps-post", color=_COLORS["clients"], lw=lw, label="clients"
     )
     clients.set_ylabel("clients")
     clients.set_ylim(bottom=0)
     clients.yaxis.get_major_locator().set_params(integer=True)
-
-    ax.set_title(_title(a, "Throughput and system utilization"), fontsize=11)
-    _legend_below(fig, handles, ncol=5)
-    return fig
+    return handles
 
 
 def time_vs_latency(a: Analysis) -> Figure:
@@ -207,14 +233,7 @@ def time_vs_latency(a: Analysis) -> Figure:
     ax.set_xlabel("elapsed time (s)")
     ax.set_ylabel("latency of the requests started each second (ms)")
     ax.grid(True, alpha=0.3)
-    clients = ax.twinx()
-    x, y = _step_line(a, "clients")
-    handles += clients.plot(
-        x, y, drawstyle="steps-post", color=_COLORS["clients"], lw=1.5, label="clients"
-    )
-    clients.set_ylabel("clients")
-    clients.set_ylim(bottom=0)
-    clients.yaxis.get_major_locator().set_params(integer=True)
+    handles += _plot_clients(ax, a, lw=1.5)
     ax.set_title(_title(a, "Latency over time"), fontsize=11)
     _legend_below(fig, handles, ncol=4)
     return fig
@@ -249,18 +268,7 @@ def latency_vs_throughput(a: Analysis) -> Figure:
         handles += ax.plot(
             x, y, color=_COLORS["p99"], lw=1, ls="--", label="p99 from intended send (corrected)"
         )
-    handles.append(Line2D([], [], color="#444", marker="o", ls="", label="steady step (filled)"))
-    handles.append(
-        Line2D(
-            [],
-            [],
-            color="#444",
-            marker="o",
-            ls="",
-            markerfacecolor="white",
-            label="not steady (hollow)",
-        )
-    )
+    handles += _steadiness_legend()
     best = a.summary.get("maximum_steady_rps")
     if best:
         handles.append(
@@ -272,20 +280,8 @@ def latency_vs_throughput(a: Analysis) -> Figure:
                 label=f"max steady {best:.1f} req/s",
             )
         )
-    # Client counts beside the p99 points; every k-th one so that 50 steps stay legible.
     if len(rows):
-        every = max(1, len(rows) // 12)
-        p99 = curves[3]
-        for i in range(0, len(rows), every):
-            if not np.isnan(p99[i]):
-                ax.annotate(
-                    f"{rows[i]['clients']}c",
-                    (x[i], p99[i]),
-                    textcoords="offset points",
-                    xytext=(3, 5),
-                    fontsize=7,
-                    color="#555",
-                )
+        _label_client_counts(ax, rows, x, curves[3])
     _maybe_log_scale(ax, curves)
     ax.set_xlabel(STEP_METRICS_BY_NAME["achieved_rps"].label + " per step")
     ax.set_ylabel("latency per step (ms)")
@@ -293,6 +289,37 @@ def latency_vs_throughput(a: Analysis) -> Figure:
     ax.set_title(_title(a, "Latency vs throughput (one point per step)"), fontsize=11)
     _legend_below(fig, handles, ncol=4)
     return fig
+
+
+def _steadiness_legend() -> list:
+    """Legend entries for the filled (steady) and hollow (not steady) step markers."""
+    return [
+        Line2D([], [], color="#444", marker="o", ls="", label="steady step (filled)"),
+        Line2D(
+            [],
+            [],
+            color="#444",
+            marker="o",
+            ls="",
+            markerfacecolor="white",
+            label="not steady (hollow)",
+        ),
+    ]
+
+
+def _label_client_counts(ax: Axes, rows: list[dict], x: np.ndarray, p99: np.ndarray) -> None:
+    """Client counts beside the p99 points; every k-th one so that 50 steps stay legible."""
+    every = max(1, len(rows) // 12)
+    for i in range(0, len(rows), every):
+        if not np.isnan(p99[i]):
+            ax.annotate(
+                f"{rows[i]['clients']}c",
+                (x[i], p99[i]),
+                textcoords="offset points",
+                xytext=(3, 5),
+                fontsize=7,
+                color="#555",
+            )
 
 
 def _maybe_log_scale(ax, arrays: list) -> None:
