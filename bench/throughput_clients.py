@@ -54,15 +54,23 @@ def run_child(case: str, url: str, detector: str, seconds: float, users: int) ->
 
     paced = case.startswith("paced")
     client_kind = "sdk" if case.endswith("sdk") else "http"
+    # what a throughput run's master hands its processes: the validated inputs
+    # (Inputs.as_record()) and the provisioned detectors
+    inputs = {
+        "client": client_kind,
+        "requests_per_second": 1.0 if paced else 1e9,  # 1e9: never waits, like the bare user
+        "arrival_rate": None,
+        "max_in_flight": None,
+        "detector_mode": "BINARY",
+        "image_width": 640,
+        "image_height": 480,
+        "max_clients": users,
+    }
     options = SimpleNamespace(
-        client=client_kind,
-        requests_per_second=1.0 if paced else 1e9,  # 1e9: never waits, like the bare user
+        **inputs,
+        edgeload_inputs=inputs,
         edgeload_detectors=[detector],
         edgeload_target_kind="simulated",
-        detector_mode="BINARY",
-        image_width=640,
-        image_height=480,
-        max_clients=users,
     )
     request = clients.EdgeRequest(detector, DEMO_TOKEN)
     body = ImagePool("BINARY", 640, 480).next()[0]
