@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from typing import Any
@@ -28,6 +27,7 @@ from edgeload import runlog, verdict
 from edgeload.errors import EdgeloadError, UsageError
 from edgeload.scenarios.fps.options import register_locust_options, validate_inputs
 from edgeload.scenarios.fps.session import FpsSession
+from edgeload.target import check_target
 
 
 class _Run:
@@ -68,7 +68,7 @@ def on_init(environment: Any, **_: Any) -> None:
         sys.exit(verdict.EXIT_USAGE)
     try:
         inputs = validate_inputs(environment.parsed_options)
-        check_target(inputs)
+        check_target(sim_profile=inputs.sim_profile, ca_bundle=inputs.ca_bundle)
     except UsageError as exc:
         say_error(str(exc))
         sys.exit(exc.exit_code)  # before any load; Locust's own bad options exit the same way
@@ -81,19 +81,6 @@ def on_init(environment: Any, **_: Any) -> None:
             gevent.signal_handler(signum, _signal_as_ctrl_c, signal.Signals(signum).name)
             for signum in (signal.SIGTERM, signal.SIGINT)
         ]
-
-
-def check_target(inputs: Any) -> None:
-    """A real endpoint's problems (URL, cloud, token, TLS, reachability) or an unusable
-    simulator profile: UsageError now, before Locust starts its user."""
-    if os.environ.get("GROUNDLIGHT_ENDPOINT") is not None:
-        from edgeload.target import resolve_target
-
-        resolve_target(ca_bundle=inputs.ca_bundle).close()
-    else:
-        from edgeload.sim.profile import load_profile
-
-        load_profile(inputs.sim_profile)
 
 
 def _signal_as_ctrl_c(name: str) -> None:
