@@ -29,13 +29,13 @@ from edgeload import verdict
 from edgeload.reporting.logreader import LogData
 from edgeload.reporting.results import ScenarioAnalysis, warning
 from edgeload.scenarios.fps import pipeline_config as pc
+from edgeload.scenarios.fps.measure import TEST, WARMUP
 from edgeload.scenarios.fps.metrics import ALIASES as ALIASES  # noqa: F401 - for gates
 from edgeload.scenarios.fps.metrics import FIGURES, FPS_DEFINITION, RUN_METRICS
 from edgeload.verdict import Check
 
 KEEP_REQUESTS = True  # a few thousand submissions: every request's columns are kept
 SIZE_END = "size_end"  # the sample kind that closes one image size's measurement
-WARMUP, TEST = "warmup", "test"  # the phases of a step record
 
 
 def _fps(latencies_s: np.ndarray) -> np.ndarray:
@@ -217,9 +217,9 @@ def analyze(log: LogData) -> ScenarioAnalysis:
     outputs = {"summary": summary, "sizes": rows, "fps_definition": FPS_DEFINITION}
     plot_data = {
         "sizes": [
-            {"image_size": r["image_size"], "title": _title(r), "latencies_ms": latencies[size]}
+            {"image_size": size, "title": _title(r), "latencies_ms": latencies[size]}
             for r in rows
-            for size in [r["image_size"]]
+            if (size := r["image_size"]) is not None
         ]
     }
     return ScenarioAnalysis(

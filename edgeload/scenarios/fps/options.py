@@ -49,6 +49,16 @@ IMAGE_SIZES = replace(
     "size; overrides --image-width/--image-height",
 )
 
+DETECTOR_ID = replace(
+    opt.DETECTOR_IDS, help="use this existing detector (one image size) instead of edgeload's own"
+)
+FAIL_IF = replace(
+    opt.FAIL_IF,
+    help="gates on this run's figures (over every measured submission), comma-separated "
+    "METRIC<OP>NUMBER clauses; the run fails (exit 1) when one holds, e.g. "
+    "'average_fps<30,latency_ms_p95>150'",
+)
+
 OPTIONS: tuple[Option, ...] = (
     opt.DETECTOR_MODE,
     opt.IMAGE_WIDTH,
@@ -57,9 +67,9 @@ OPTIONS: tuple[Option, ...] = (
     WARMUP_ITERATIONS,
     ITERATIONS,
     opt.CLIENT,
-    opt.DETECTOR_IDS,
+    DETECTOR_ID,
     CONFIG_CHECK_INTERVAL,
-    opt.FAIL_IF,
+    FAIL_IF,
     opt.OUTPUT_DIR,
     opt.SIM_PROFILE,
     opt.SIM_TIME_SCALE,

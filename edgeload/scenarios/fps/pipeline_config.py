@@ -26,7 +26,7 @@ from typing import Any
 from edgeload import runlog
 
 KIND = "pipeline_config"
-EDGE, CLOUD, UNKNOWN = "edge", "cloud", "unknown"
+EDGE, UNKNOWN = "edge", "unknown"  # provisioning may also record "cloud"
 PROVISIONED, BEFORE, DURING, AFTER = "provisioned", "before", "during", "after"
 NONE_SHOWN = "<none>"
 

@@ -26,7 +26,14 @@ from edgeload.runfolder import create_run_dir
 from edgeload.runlog import LogWriter
 from edgeload.scenarios.fps import pipeline_config as pc
 from edgeload.scenarios.fps.analysis import SIZE_END
-from edgeload.scenarios.fps.measure import INTERRUPTED, RUNNING, Hooks, Measurement, measure
+from edgeload.scenarios.fps.measure import (
+    INTERRUPTED,
+    RUNNING,
+    WARMUP,
+    Hooks,
+    Measurement,
+    measure,
+)
 from edgeload.scenarios.fps.options import Inputs
 
 SCENARIO = "fps"
@@ -205,7 +212,7 @@ class FpsSession:
         def on_phase(phase: str) -> None:
             self._flush_requests()
             self.step += 1
-            iterations = m.warmup_iterations if phase == "warmup" else m.iterations
+            iterations = m.warmup_iterations if phase == WARMUP else m.iterations
             self.write(self._step_record(phase, fields, iterations))
             self.writer.flush()
 
