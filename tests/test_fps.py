@@ -267,27 +267,27 @@ def _inputs(tmp_path, **over) -> Inputs:
     return Inputs(**base)
 
 
-def fake_run(tmp_path, monkeypatch, fake=None, **over):
-    """A whole `edgeload fps` run over a fake endpoint; (exit code, printed text, run dir)."""
+def fake_detector(session, size):
     import types
 
+    return types.SimpleNamespace(
+        id=f"det_fake{size[0]}x{size[1]}",
+        name=f"edgeload-binary-{size[0]}x{size[1]}",
+        query="Is the image background black?",
+        pipeline_config="pipeline-A",
+        pipeline_config_source="edge",
+        pipeline_config_confirmed=True,
+    )
+
+
+def fake_run(tmp_path, monkeypatch, fake=None, provision=fake_detector, **over):
+    """A whole `edgeload fps` run over a fake endpoint; (exit code, printed text, run dir)."""
     from edgeload.scenarios.fps import run as fps_run
     from edgeload.scenarios.fps import session as fps_session
 
     fake = fake or FakeEndpoint(sleep_s=0.001)
     monkeypatch.setattr("edgeload.metadata.collect_metadata", lambda target: {})
-    monkeypatch.setattr(
-        fps_session,
-        "provision_for_size",
-        lambda session, size: types.SimpleNamespace(
-            id=f"det_fake{size[0]}x{size[1]}",
-            name=f"edgeload-binary-{size[0]}x{size[1]}",
-            query="Is the image background black?",
-            pipeline_config="pipeline-A",
-            pipeline_config_source="edge",
-            pipeline_config_confirmed=True,
-        ),
-    )
+    monkeypatch.setattr(fps_session, "provision_for_size", provision)
     monkeypatch.setattr(fps_session.FpsSession, "_config_reader", lambda self, d: fake.read_config)
     monkeypatch.setattr(fps_session.FpsSession, "_endpoint_images", lambda self, size: {})
     out = io.StringIO()
@@ -443,6 +443,17 @@ def test_an_interrupted_run_reports_what_was_measured(tmp_path, monkeypatch):
     (row,) = results["outputs"]["sizes"]
     assert row["status"] == "interrupted" and row["completed_iterations"] == 3
     assert read_log(run_dir / "load_test.log").end["signal"] == "SIGINT"
+
+
+def test_an_interrupt_while_provisioning_still_ends_the_log_and_reports(tmp_path, monkeypatch):
+    def interrupted(session, size):
+        raise KeyboardInterrupt
+
+    code, out, run_dir = fake_run(tmp_path, monkeypatch, provision=interrupted)
+    results = load_results(run_dir)
+    assert code == 130 and results["status"] == "interrupted"
+    assert results["outputs"]["sizes"] == [] and "no image size was measured" in out
+    assert (run_dir / "latency_histogram.png").exists()
 
 
 def test_fail_if_gates_work_on_fps_figures(tmp_path, monkeypatch):
