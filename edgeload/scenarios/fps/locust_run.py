@@ -25,6 +25,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from edgeload import runlog, verdict
 from edgeload.errors import EdgeloadError, UsageError
+from edgeload.runfolder import check_output_dir
 from edgeload.scenarios.fps.options import register_locust_options, validate_inputs
 from edgeload.scenarios.fps.session import FpsSession
 from edgeload.target import check_target
@@ -69,6 +70,7 @@ def on_init(environment: Any, **_: Any) -> None:
     try:
         inputs = validate_inputs(environment.parsed_options)
         check_target(sim_profile=inputs.sim_profile, ca_bundle=inputs.ca_bundle)
+        check_output_dir(inputs.output_dir)  # a refused target leaves nothing behind
     except UsageError as exc:
         say_error(str(exc))
         sys.exit(exc.exit_code)  # before any load; Locust's own bad options exit the same way
