@@ -3,7 +3,8 @@
     sdk   the real `groundlight` SDK (`submit_sdk`), with a client built by
           `edgeload.target.make_sdk` (hidden retries off, pool sized for the users);
     http  the same HTTP request the SDK sends, built once (`EdgeRequest`) and posted by a raw
-          HTTP client (Locust's FastHttpUser in `edgeload.scenarios.throughput.users`).
+          HTTP client (Locust's FastHttpUser in `edgeload.scenarios.throughput.users`; outside
+          Locust `HttpSubmitter`, on `edgeload.http`).
 
 Both ask for an answer the edge gives itself (`wait=0`, `human_review=NEVER`,
 `confidence_threshold=0`, as the original load tests did) and check every answer: an HTTP
@@ -158,6 +159,43 @@ class EdgeRequest:
 
     def __repr__(self) -> str:  # never show the token
         return f"EdgeRequest(detector_id={self.detector_id!r})"
+
+
+class HttpSubmitter:
+    """The `http` client outside Locust: `EdgeRequest` posted for one detector by
+    `edgeload.http.HttpClient` (urllib3, one kept-alive connection, the target's TLS settings,
+    no retries). A dropped connection is reopened on the next submission, never retried."""
+
+    def __init__(self, target: Any, detector_id: str, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
+        from edgeload.http import HttpClient
+
+        self.detector_id = detector_id
+        self.request = EdgeRequest(detector_id, target.token)
+        self._http = HttpClient.for_target(
+            target, timeout_s=timeout_s, pool_size=1, headers=self.request.headers
+        )
+
+    def __call__(self, jpeg: bytes) -> Outcome:
+        """One image query, checked. Never raises for an endpoint problem."""
+        from edgeload.http import TransportError
+
+        try:
+            response = self._http.request(
+                "POST", self.request.path, body=jpeg, ok_statuses=_ANY_STATUS
+            )
+        except TransportError as exc:
+            if exc.category == "timeout":
+                return Outcome(0, "timeout", "no answer in time")
+            return Outcome(0, "connection", "connection failed")
+        except Exception as exc:  # the client itself failed: categorised, never raised
+            return classify_exception(exc)
+        return check_http_answer(response.status, response.body, self.detector_id)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+_ANY_STATUS = range(100, 1000)  # every HTTP answer is checked by check_http_answer
 
 
 def timed(submit: Any, *args: Any) -> tuple[float, float, Outcome]:

@@ -410,7 +410,7 @@ def parse_options(namespace: Any, options: Iterable[Option]) -> dict[str, Any]:
 def add_locust_arguments(parser: Any, options: Sequence[Option], title: str) -> None:
     """Declare `options` on Locust's parser (`events.init_command_line_parser`). Web-UI
     options appear in the start form with their defaults; values stay text for
-    `parse_options`."""
+    `parse_options`; a `many` option may be repeated, as on the edgeload commands."""
     group = parser.add_argument_group(title)
     for option in options:
         action = group.add_argument(
@@ -418,6 +418,7 @@ def add_locust_arguments(parser: Any, options: Sequence[Option], title: str) -> 
             *option.aliases,
             dest=option.dest,
             type=str,
+            action="append" if option.many and not option.web_ui else "store",
             default=option.default_text() if option.web_ui else None,
             metavar=option.metavar or _metavar(option),
             help=option.help_text(),

@@ -228,6 +228,18 @@ def validate_target_environment(environ: Mapping[str, str] | None = None) -> Non
         validate_token(env.get(TOKEN_VARIABLE))
 
 
+def check_target(*, sim_profile: str, ca_bundle: str | None = None) -> None:
+    """What a run will measure, checked before it starts (UsageError, one line): a real
+    endpoint's problems (URL, cloud, token, TLS, reachability), or an unusable simulator
+    profile when the embedded simulator will be started."""
+    if os.environ.get(ENDPOINT_VARIABLE) is not None:
+        resolve_target(ca_bundle=ca_bundle).close()
+    else:
+        from edgeload.sim.profile import load_profile
+
+        load_profile(sim_profile)
+
+
 def start_simulated_target(
     *, profile: str = "gpu-1x", time_scale: float = 1.0, tls: bool = False
 ) -> Target:

@@ -242,9 +242,9 @@ def test_fps_works_over_https(client, how, sim, tmp_path):
         env=env, cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    results = json.loads((only_run(tmp_path) / "fps_results.json").read_text())
+    results = json.loads((only_run(tmp_path) / "load_test_results.json").read_text())
     assert results["status"] == "completed"
-    assert results["rows"][0]["completed_iterations"] == 10
+    assert results["outputs"]["sizes"][0]["completed_iterations"] == 10
 
 
 def assert_answers_over_tls(outputs: dict) -> None:

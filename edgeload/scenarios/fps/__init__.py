@@ -1,1 +1,1 @@
-"""fps"""
+"""The single-client FPS scenario: options, measurement loop, session, run, analysis."""

@@ -1,49 +1,41 @@
-"""Single-client FPS test: pure statistics, the printed report, and the result files.
+"""Pure analysis of an FPS log: per image size the upstream script's figures, checks, the
+console report, and what the plots draw.
+
+Nothing here reads files or the network: `analyze(log)` turns the `LogData` of an fps log
+(every request kept) into the reporter's `ScenarioAnalysis`. The log of an fps run holds,
+per image size, a `step` record for its warm-up and one for its test (with `phase`,
+`image_size` and the detector), the requests of each, the `pipeline_config` samples
+(`pipeline_config.py`) and a `size_end` sample (how the measurement ended, the endpoint's
+images).
 
 FPS of one submission is 1 / its end-to-end latency (seconds, from just before the SDK call or
-HTTP request to the parsed answer), so `average_fps` is the mean of those per-submission rates,
-as in the seed's `single_client_fps_test.py`. Because the mean of 1/x is at least 1/(mean x),
-`average_fps` is never below `throughput_fps` = completed submissions / summed latency, which is
-also reported. Percentiles interpolate linearly between closest ranks (numpy's default).
-
-Statistics and formatting are pure functions; `write_results` and `write_histogram` are the only
-file I/O. Nothing here imports locust or gevent.
-
-Result file (`fps_results.json`) format history:
-    1: first version.
+HTTP request to the checked answer), so `average_fps` is the mean of those per-submission
+rates, as in the upstream `single_client_fps_test.py`. Because the mean of 1/x is at least
+1/(mean x), `average_fps` is never below `throughput_fps` = completed submissions / summed
+latency, which is also reported. Percentiles interpolate linearly between closest ranks
+(numpy's default).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 1
-RESULTS_FILENAME = "fps_results.json"
-FPS_DEFINITION = (
-    "fps of one submission = 1 / its end-to-end latency in seconds; average_fps is the mean of "
-    "those; throughput_fps = completed submissions / sum of their latencies; percentiles "
-    "interpolate linearly between closest ranks"
-)
+from edgeload import verdict
+from edgeload.reporting.logreader import LogData
+from edgeload.reporting.results import ScenarioAnalysis, warning
+from edgeload.scenarios.fps import pipeline_config as pc
+from edgeload.scenarios.fps.measure import TEST, WARMUP
+from edgeload.scenarios.fps.metrics import ALIASES as ALIASES  # noqa: F401 - for gates
+from edgeload.scenarios.fps.metrics import FIGURES, FPS_DEFINITION, RUN_METRICS
+from edgeload.verdict import Check
 
-
-@dataclass(frozen=True)
-class Metric:
-    """One reported figure: key in the result row, label with unit, and its direction."""
-
-    key: str
-    label: str
-    unit: str
-    higher_is_better: bool
-    compute: Callable[[np.ndarray], float | None]  # from latencies in seconds
+KEEP_REQUESTS = True  # a few thousand submissions: every request's columns are kept
+SIZE_END = "size_end"  # the sample kind that closes one image size's measurement
 
 
 def _fps(latencies_s: np.ndarray) -> np.ndarray:
@@ -55,52 +47,263 @@ def _pct(values: np.ndarray, p: float) -> float:
 
 
 def _stdev(values: np.ndarray) -> float | None:
-    # sample standard deviation, as statistics.stdev in the seed; undefined for one value
+    # sample standard deviation, as statistics.stdev upstream; undefined for one value
     return float(np.std(values, ddof=1)) if values.size >= 2 else None
 
 
-# The report's figures, in print order. Each is computed from latencies in seconds (all > 0).
-METRICS: tuple[Metric, ...] = (
-    Metric("average_fps", "average FPS", "1/s", True, lambda s: float(np.mean(_fps(s)))),
-    Metric("min_fps", "min FPS", "1/s", True, lambda s: float(np.min(_fps(s)))),
-    Metric("max_fps", "max FPS", "1/s", True, lambda s: float(np.max(_fps(s)))),
-    Metric("fps_std_dev", "FPS std-dev", "1/s", False, lambda s: _stdev(_fps(s))),
-    Metric("fps_p50", "FPS p50", "1/s", True, lambda s: _pct(_fps(s), 50)),
-    Metric("fps_p10", "FPS p10", "1/s", True, lambda s: _pct(_fps(s), 10)),
-    Metric("throughput_fps", "throughput FPS", "1/s", True, lambda s: float(s.size / np.sum(s))),
-    Metric("latency_ms_mean", "latency mean", "ms", False, lambda s: float(np.mean(s)) * 1e3),
-    Metric("latency_ms_p50", "latency p50", "ms", False, lambda s: _pct(s, 50) * 1e3),
-    Metric("latency_ms_p95", "latency p95", "ms", False, lambda s: _pct(s, 95) * 1e3),
-    Metric("latency_ms_p99", "latency p99", "ms", False, lambda s: _pct(s, 99) * 1e3),
-)
+# How each figure of FIGURES is computed from latencies in seconds (all > 0).
+_COMPUTE: dict[str, Callable[[np.ndarray], float | None]] = {
+    "average_fps": lambda s: float(np.mean(_fps(s))),
+    "min_fps": lambda s: float(np.min(_fps(s))),
+    "max_fps": lambda s: float(np.max(_fps(s))),
+    "fps_std_dev": lambda s: _stdev(_fps(s)),
+    "fps_p50": lambda s: _pct(_fps(s), 50),
+    "fps_p10": lambda s: _pct(_fps(s), 10),
+    "throughput_fps": lambda s: float(s.size / np.sum(s)),
+    "latency_ms_mean": lambda s: float(np.mean(s)) * 1e3,
+    "latency_ms_p50": lambda s: _pct(s, 50) * 1e3,
+    "latency_ms_p95": lambda s: _pct(s, 95) * 1e3,
+    "latency_ms_p99": lambda s: _pct(s, 99) * 1e3,
+    "latency_ms_min": lambda s: float(np.min(s)) * 1e3,
+    "latency_ms_max": lambda s: float(np.max(s)) * 1e3,
+}
 
 
 def fps_statistics(latencies_s: Sequence[float]) -> dict[str, float | None]:
-    """Every metric of METRICS for these per-submission latencies (seconds); None when empty."""
+    """Every figure of FIGURES for these per-submission latencies (seconds); None when empty."""
     values = np.asarray(latencies_s, dtype=float)
     if values.size and not np.all(values > 0):
         raise ValueError("latencies must be positive")
     if values.size == 0:
-        return {m.key: None for m in METRICS}
-    return {m.key: m.compute(values) for m in METRICS}
+        return {m.name: None for m in FIGURES}
+    return {m.name: _COMPUTE[m.name](values) for m in FIGURES}
 
 
-# Row fields printed before the statistics, in the seed's order: (key in the row, printed name).
+# -- from the log to the rows ------------------------------------------------------------------
+
+
+def _requests_by_step(log: LogData) -> dict[int, list[tuple]]:
+    """step -> [(t, latency_ms, ok, error), ...] in log order."""
+    columns = log.requests or {}
+    out: dict[int, list[tuple]] = {}
+    steps = columns.get("step") or []
+    for i, step in enumerate(steps):
+        out.setdefault(int(step) if step is not None else -1, []).append(
+            (
+                columns["t"][i],
+                columns["latency_ms"][i],
+                bool(columns["ok"][i]),
+                columns["error"][i],
+            )
+        )
+    return out
+
+
+def _first_failure(requests: list[tuple], where: str) -> tuple[int, str | None]:
+    """(successes before the first failure, "category (where n)" of that failure or None)."""
+    for i, (_, _, ok, error) in enumerate(requests):
+        if not ok:
+            return i, f"{error or 'unknown'} ({where} submission {i + 1})"
+    return len(requests), None
+
+
+def _size_rows(log: LogData) -> list[dict[str, Any]]:
+    """One row per image size the log started, in order."""
+    inputs = log.header.get("inputs") or {}
+    target = log.header.get("target") or {}
+    by_step = _requests_by_step(log)
+    sizes: dict[str, dict[str, Any]] = {}
+    for record in log.step_records:
+        size = str(record.get("image_size"))
+        entry = sizes.setdefault(size, {"record": record, "steps": {}})
+        entry["steps"][record.get("phase")] = record
+    ends = {s.get("image_size"): s for s in log.samples_of(SIZE_END)}
+    rows = []
+    for size, entry in sizes.items():
+        readings = [r for r in log.samples_of(pc.KIND) if r.get("image_size") == size]
+        row = _row_header(entry["record"], inputs, target)
+        row.update(_measured(entry["steps"], by_step, ends.get(size), inputs))
+        row.update(_config_fields(readings, entry["record"]))
+        rows.append(row)
+    return rows
+
+
+def _row_header(record: dict, inputs: dict, target: dict) -> dict[str, Any]:
+    return {
+        "image_size": record.get("image_size"),
+        "image_width": record.get("image_width"),
+        "image_height": record.get("image_height"),
+        "detector_id": record.get("detector_id"),
+        "detector_name": record.get("detector_name"),
+        "detector_query": record.get("detector_query"),
+        "detector_mode": inputs.get("detector_mode"),
+        "expected_pipeline_config": record.get("pipeline_config"),
+        "endpoint": target.get("url"),
+        "client": inputs.get("client"),
+        "warmup_iterations": inputs.get("warmup_iterations"),
+        "testing_iterations": inputs.get("iterations"),
+    }
+
+
+def _measured(steps: dict, by_step: dict, end: dict | None, inputs: dict) -> dict[str, Any]:
+    warm = steps.get(WARMUP)
+    test = steps.get(TEST)
+    warm_requests = by_step.get(warm["step"], []) if warm else []
+    test_requests = by_step.get(test["step"], []) if test else []
+    warmup_completed, error = _first_failure(warm_requests, "warm-up")
+    completed, test_error = _first_failure(test_requests, "test")
+    error = error or test_error
+    latencies_ms = [r[1] for r in test_requests[:completed]]
+    if end is not None:
+        status = end.get("status") or "completed"
+        error = end.get("error") or error
+        ended_at = end.get("t")
+    else:  # the run stopped inside this size's measurement
+        status, ended_at = "interrupted", None
+    row: dict[str, Any] = {
+        "status": status,
+        "error": error,
+        "warmup_completed": warmup_completed,
+        "completed_iterations": completed,
+        "failed_requests": sum(1 for r in warm_requests + test_requests if not r[2]),
+        "started_at": warm.get("t") if warm else None,
+        "test_started_at": test.get("t") if test else None,
+        "ended_at": ended_at,
+        "test_timestamp": _iso(ended_at),
+        "edge_endpoint_image": (end or {}).get("edge_endpoint_image"),
+        "inference_server_image": (end or {}).get("inference_server_image"),
+    }
+    row.update(fps_statistics([v * 1e-3 for v in latencies_ms if v > 0]))
+    row["_latencies_ms"] = latencies_ms
+    return row
+
+
+def _config_fields(readings: list[dict], record: dict) -> dict[str, Any]:
+    checks = [
+        {k: v for k, v in r.items() if k not in ("type", "kind", "image_size", "detector_id")}
+        for r in readings
+        if r.get("phase") != pc.PROVISIONED
+    ]
+    first = pc.first_config(readings)
+    return {
+        "valid": pc.changed_to(readings) is None,
+        "invalid_reason": pc.invalid_reason(readings),
+        "pipeline_config": first if first is not None else record.get("pipeline_config"),
+        "pipeline_config_source": (
+            pc.EDGE if first is not None else record.get("pipeline_config_source", pc.UNKNOWN)
+        ),
+        "pipeline_config_verified": pc.verified(readings),
+        "pipeline_config_checks": checks,
+    }
+
+
+def _iso(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- the analysis --------------------------------------------------------------------------------
+
+
+def analyze(log: LogData) -> ScenarioAnalysis:
+    """The reporter's analysis of an fps log: outputs, checks, warnings, plot data."""
+    rows = _size_rows(log)
+    latencies = {r["image_size"]: r.pop("_latencies_ms") for r in rows}
+    pooled = [v * 1e-3 for r in rows for v in latencies[r["image_size"]] if v > 0]
+    summary: dict[str, Any] = dict(fps_statistics(pooled))
+    summary["completed_iterations"] = sum(r["completed_iterations"] for r in rows)
+    summary["failed_requests"] = sum(r["failed_requests"] for r in rows)
+    outputs = {"summary": summary, "sizes": rows, "fps_definition": FPS_DEFINITION}
+    plot_data = {
+        "sizes": [
+            {"image_size": size, "title": _title(r), "latencies_ms": latencies[size]}
+            for r in rows
+            if (size := r["image_size"]) is not None
+        ]
+    }
+    return ScenarioAnalysis(
+        outputs=outputs,
+        checks=_checks(rows),
+        warnings=_warnings(rows),
+        metrics=RUN_METRICS,
+        plot_data=plot_data,
+        definitions={"fps": FPS_DEFINITION},
+    )
+
+
+def _title(row: dict) -> str:
+    title = (
+        f"{row.get('detector_mode')} {row.get('image_size')} · {row.get('client')} client · "
+        f"n={row.get('completed_iterations')}"
+    )
+    return title + (" · INVALID" if row.get("valid") is False else "")
+
+
+def _checks(rows: list[dict]) -> list[Check]:
+    return [_requests_check(rows), _config_check(rows)]
+
+
+def _requests_check(rows: list[dict]) -> Check:
+    name = "submissions answered by the edge"
+    failed = [r for r in rows if r["error"]]
+    if failed:
+        detail = "; ".join(f"{r['image_size']}: {r['error']}" for r in failed)
+        return verdict.check(name, False, detail)
+    measured = sum(r["completed_iterations"] for r in rows)
+    if not measured:
+        return verdict.check(name, None, "no submission was measured")
+    return verdict.check(name, True, f"all {measured} measured submissions, from the edge")
+
+
+def _config_check(rows: list[dict]) -> Check:
+    """Optional: an edge that never publishes its pipeline config cannot be checked, and the
+    FPS it gave still stands (a warning says so)."""
+    name = "pipeline config unchanged"
+    changed = [r for r in rows if r["valid"] is False]
+    if changed:
+        detail = "; ".join(f"{r['image_size']}: {r['invalid_reason']}" for r in changed)
+        return verdict.check(name, False, detail, required=False)
+    unverified = [r["image_size"] for r in rows if not r["pipeline_config_verified"]]
+    if unverified or not rows:
+        detail = "the edge did not publish the pipeline config before and after the test" + (
+            f" ({', '.join(unverified)})" if unverified else ""
+        )
+        return verdict.check(name, None, detail, required=False)
+    return verdict.check(name, True, "the edge ran the same pipeline config throughout")
+
+
+def _warnings(rows: list[dict]) -> list[dict]:
+    unverified = [r["image_size"] for r in rows if not r["pipeline_config_verified"]]
+    if not unverified:
+        return []
+    return [
+        warning(
+            "pipeline_config_unverified",
+            "the edge's pipeline config could not be read before and after the test "
+            f"({', '.join(unverified)}), so a model change during the test would go unnoticed",
+        )
+    ]
+
+
+# -- the console report --------------------------------------------------------------------------
+
+# Row fields printed before the figures, in the upstream script's order.
 _ROW_HEADER_FIELDS = (
-    ("test_timestamp", "test_timestamp"),
-    ("edge_endpoint_image", "edge_endpoint_image"),
-    ("inference_server_image", "inference_server_image"),
-    ("detector_id", "detector_id"),
-    ("pipeline_config", "pipeline_config"),
-    ("detector_name", "detector_name"),
-    ("detector_query", "detector_query"),
-    ("detector_mode", "detector_mode"),
-    ("image_size", "image_size"),
-    ("endpoint", "endpoint"),
-    ("client", "client"),
-    ("warmup_iterations", "warmup_iterations"),
-    ("testing_iterations", "testing_iterations"),
-    ("completed_iterations", "completed_iterations"),
+    "test_timestamp",
+    "edge_endpoint_image",
+    "inference_server_image",
+    "detector_id",
+    "pipeline_config",
+    "detector_name",
+    "detector_query",
+    "detector_mode",
+    "image_size",
+    "endpoint",
+    "client",
+    "warmup_iterations",
+    "testing_iterations",
+    "completed_iterations",
 )
 
 
@@ -115,7 +318,7 @@ def _fmt(value: Any, unit: str = "") -> str:
 
 
 def format_row(row: dict[str, Any]) -> str:
-    """The seed's printed report for one image size, plus status and latency percentiles."""
+    """The upstream script's printed report for one image size, plus status and latencies."""
     lines = [f"{'-' * 10} Test Results ({row.get('image_size', '?')}) {'-' * 10}"]
     status = row.get("status", "?")
     if row.get("valid") is False:
@@ -128,15 +331,15 @@ def format_row(row: dict[str, Any]) -> str:
             "warning: the edge's pipeline config could not be read before and after the test, "
             "so a model change during the test would go unnoticed"
         )
-    for key, name in _ROW_HEADER_FIELDS:
+    for key in _ROW_HEADER_FIELDS:
         text = _fmt(row.get(key))
         if "\n" in text.strip():  # YAML pipeline configs: indented below the name
             body = "\n".join("  " + line for line in text.strip().splitlines())
-            lines.append(f"{name}:\n{body}")
+            lines.append(f"{key}:\n{body}")
         else:
-            lines.append(f"{name}: {text.strip()}")
-    for metric in METRICS:
-        lines.append(f"{metric.key}: {_fmt(row.get(metric.key), metric.unit)}")
+            lines.append(f"{key}: {text.strip()}")
+    for metric in FIGURES:
+        lines.append(f"{metric.name}: {_fmt(row.get(metric.name), metric.unit)}")
     return "\n".join(lines)
 
 
@@ -166,121 +369,12 @@ def format_summary_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in table)
 
 
-def overall_status(
-    rows: Sequence[dict[str, Any]], interrupted: bool, error: str | None = None
-) -> str:
-    """completed | invalid | failed | interrupted for the whole run (worst row wins)."""
-    if interrupted or any(r.get("status") == "interrupted" for r in rows):
-        return "interrupted"
-    statuses = {r.get("status") for r in rows}
-    if error or "failed" in statuses:
-        return "failed"
-    if any(r.get("valid") is False for r in rows):
-        return "invalid"
-    return "completed"
-
-
-def build_results(
-    *,
-    rows: list[dict[str, Any]],
-    inputs: dict[str, Any],
-    target: dict[str, Any],
-    metadata: dict[str, Any],
-    created_at: str,
-    interrupted: bool,
-    tool_version: str | None,
-    error: str | None = None,
-) -> dict[str, Any]:
-    """The JSON document of a run: header fields, then one row per image size."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "tool": "edgeload",
-        "tool_version": tool_version,
-        "scenario": "fps",
-        "created_at": created_at,
-        "status": overall_status(rows, interrupted, error),
-        "error": error,
-        "valid": all(r.get("valid") is not False for r in rows),
-        "target": target,
-        "inputs": inputs,
-        "metadata": metadata,
-        "fps_definition": FPS_DEFINITION,
-        "metrics": [
-            {"key": m.key, "label": m.label, "unit": m.unit, "higher_is_better": m.higher_is_better}
-            for m in METRICS
-        ],
-        "rows": rows,
-    }
-
-
-def write_results(run_dir: Path, results: dict[str, Any]) -> Path:
-    """Write fps_results.json atomically (a reader never sees half a file)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / RESULTS_FILENAME
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".fps_results.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(results, f, indent=2, allow_nan=False)
-        f.write("\n")
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; a result file is for everyone to read
-    os.replace(tmp, path)
-    return path
-
-
-class ResultsFormatError(ValueError):
-    """An FPS result file this version cannot read."""
-
-
-def read_results(path: Path) -> dict[str, Any]:
-    """Load an fps_results.json, refusing schema versions this code does not know."""
-    doc = json.loads(Path(path).read_text())
-    if doc.get("scenario") != "fps":
-        raise ResultsFormatError(f"{path}: not an edgeload FPS result file")
-    if doc.get("schema_version") != SCHEMA_VERSION:
-        raise ResultsFormatError(
-            f"{path}: schema_version {doc.get('schema_version')!r} is not supported "
-            f"(this edgeload reads {SCHEMA_VERSION})"
-        )
-    return doc
-
-
-def histogram_filename(image_size: str) -> str:
-    return f"latency_histogram_{image_size}.png"
-
-
-def histogram_figure(latencies_ms: Sequence[float], title: str):
-    """A latency histogram with p50/p95/p99 marked; returns the figure, writes nothing."""
-    from matplotlib.figure import Figure  # Agg-free: a bare Figure needs no pyplot backend
-
-    fig = Figure(figsize=(8, 4.5), dpi=100)
-    ax = fig.add_subplot()
-    values = np.asarray(latencies_ms, dtype=float)
-    if values.size:
-        ax.hist(values, bins=min(60, max(10, int(np.sqrt(values.size)))), color="#4C72B0")
-        for p, style in ((50, "-"), (95, "--"), (99, ":")):
-            v = float(np.percentile(values, p))
-            ax.axvline(v, color="#C44E52", linestyle=style, label=f"p{p} {v:.2f} ms")
-        ax.legend()
-    else:
-        ax.text(0.5, 0.5, "no completed submissions", ha="center", va="center")
-    ax.set_xlabel("end-to-end latency per submission (ms)")
-    ax.set_ylabel("submissions")
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
-
-
-def write_histogram(run_dir: Path, row: dict[str, Any]) -> Path:
-    """Render one row's latency histogram PNG into the run folder."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    title = (
-        f"{row.get('detector_mode')} {row.get('image_size')} · {row.get('client')} client · "
-        f"n={len(row.get('latencies_ms') or [])}"
-    )
-    if row.get("valid") is False:
-        title += " · INVALID"
-    fig = histogram_figure(row.get("latencies_ms") or [], title)
-    FigureCanvasAgg(fig)
-    path = run_dir / histogram_filename(row["image_size"])
-    fig.savefig(path)
-    return path
+def summary_lines(results: dict) -> list[str]:
+    """The console report of fps results: each size's report, then a table of the sizes."""
+    rows = results["outputs"].get("sizes") or []
+    lines = [format_row(row) for row in rows]
+    if len(rows) > 1:
+        lines.append(format_summary_table(rows))
+    if not rows:
+        lines.append("no image size was measured")
+    return lines

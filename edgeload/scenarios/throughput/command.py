@@ -73,16 +73,10 @@ def locust_command(args: argparse.Namespace, locustfile: Path = LOCUSTFILE) -> l
 
 def run(args: argparse.Namespace) -> int:
     inputs = validate_inputs(args)
-    if os.environ.get("GROUNDLIGHT_ENDPOINT") is not None:
-        # a real endpoint's problems (URL, cloud, token, TLS, reachability) in one line here,
-        # before Locust starts and prints its own lines
-        from edgeload.target import resolve_target
+    from edgeload.target import check_target
 
-        resolve_target(ca_bundle=inputs.ca_bundle).close()
-    else:  # the embedded simulator's profile, checked before Locust starts
-        from edgeload.sim.profile import load_profile
-
-        load_profile(inputs.sim_profile)
+    # the target's problems in one line here, before Locust starts and prints its own lines
+    check_target(sim_profile=inputs.sim_profile, ca_bundle=inputs.ca_bundle)
     # after the target's checks (a refused target leaves nothing behind), before anything starts
     check_output_dir(inputs.output_dir)
     check_processes(args.processes)
