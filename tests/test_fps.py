@@ -311,6 +311,8 @@ def test_the_log_holds_every_record_the_analysis_needs(tmp_path, monkeypatch):
         "latency_histogram.png",
         "load_test.log",
         "load_test_results.json",
+        "report.html",
+        "sizes.csv",
     ]
     records = [json.loads(line) for line in (run_dir / "load_test.log").read_text().splitlines()]
     header = records[0]
@@ -526,7 +528,7 @@ DET = "det_" + "a" * 27
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["MULTI"], "--detector-mode must be one of BINARY, COUNT, got 'MULTI'"),
+        (["BANANA"], "MODE must be one of BINARY, COUNT"),
         (["BINARY", "--iterations", "0"], "--iterations must be at least 1"),
         (["BINARY", "--iterations", "-5"], "--iterations must be at least 1"),
         (["BINARY", "--warmup-iterations", "-1"], "--warmup-iterations must be at least 0"),
@@ -713,7 +715,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["fps", "MULTI_CLASS"], "--detector-mode must be one of BINARY, COUNT, got 'MULTI_CLASS'"),
+        (["fps", "BANANA"], "MODE must be one of BINARY, COUNT"),
         (["fps", "BINARY", "--iterations", "0"], "--iterations must be at least 1"),
         (["fps", "BINARY", "--warmup-iterations", "-3"], "--warmup-iterations must be at least 0"),
         (["fps", "COUNT", "--image-size", "640x"], "--image-size must be WIDTHxHEIGHT"),

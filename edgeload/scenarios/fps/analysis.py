@@ -35,6 +35,7 @@ from edgeload.scenarios.fps.metrics import FIGURES, FPS_DEFINITION, RUN_METRICS
 from edgeload.verdict import Check
 
 KEEP_REQUESTS = True  # a few thousand submissions: every request's columns are kept
+CSV_TABLES = ("sizes",)  # sizes.csv: one row per image size, beside the results
 SIZE_END = "size_end"  # the sample kind that closes one image size's measurement
 
 
