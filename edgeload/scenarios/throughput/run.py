@@ -1,6 +1,8 @@
 """Locust-facing glue of the throughput test: options, run lifecycle, run folder.
 
-A locustfile calls `register(events)` at import; everything else hangs off Locust's events:
+A locustfile calls `register(events, *extensions)` at import; everything else hangs off
+Locust's events (an extension, such as the live web UI of `webui.py`, is called with the
+environment and the `ThroughputRun` of a master or local process before its log opens):
 
     init_command_line_parser  our options (`register_locust_options`), ramp options also in
                               the web UI form
@@ -9,7 +11,8 @@ A locustfile calls `register(events)` at import; everything else hangs off Locus
                               and `load_test.log`, provision the detector(s), write the header,
                               hand workers the endpoint (environment.host) and detector ids
     init (worker)             a LogSink that forwards its records to the master
-    test_start                new run folder for a second web-UI run; resource samplers start
+    test_start                the web UI form's options apply (validated again); new run
+                              folder for a second web-UI run; resource samplers start
                               (endpoint on master/local, this host on every load process)
     shape step change         `step` record; the step is announced to workers
     test_stop / quitting      `end` record (completed, or interrupted if the ramp had not run
@@ -27,6 +30,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +89,8 @@ class ThroughputRun:
         self._watcher: gevent.Greenlet | None = None
         self._sim_death_said = False
         self.output_error: str | None = None  # why the run folder could not be written
+        # see every record the log gets, header first (the live web UI)
+        self.record_listeners: list[Callable[[dict], None]] = []
 
     # -- set-up ----------------------------------------------------------------------------
     def open_log(self) -> None:
@@ -100,12 +106,17 @@ class ThroughputRun:
             self.environment,
             writer,
             on_batch=self.monitor.add_batch,
+            on_record=self._tell_listeners,
             on_write_error=self.on_write_error,
         ).register()
         self.finished = False
         self.started = False
         self._step_written = None
         self._step_announced = None
+
+    def _tell_listeners(self, record: dict) -> None:
+        for listener in self.record_listeners:
+            listener(record)
 
     def header(self) -> dict:
         return runlog.header(
@@ -176,12 +187,9 @@ class ThroughputRun:
 
     # -- during the run ----------------------------------------------------------------------
     def on_test_start(self, **_: Any) -> None:
-        if self.finished:  # a new run from the web UI: a new folder, same target and detectors
-            self.open_log()
-            self.sink.write(self.header())
-            self.publish_to_workers()
-        elif not self.started:
-            # web UI: the form may have changed ramp options since the header was written
+        if self.finished or not self.started:
+            # web UI: the form may have changed the options since the last run (or since the
+            # header was written): this run's inputs are the form's
             try:
                 self.inputs = validate_inputs(self.environment.parsed_options)
                 self.environment.parsed_options.edgeload_inputs = self.inputs.as_record()
@@ -189,6 +197,11 @@ class ThroughputRun:
                 say(f"error: {exc}; stopping")
                 gevent.spawn(self.environment.runner.stop)
                 return
+        if self.finished:  # a new run from the web UI: a new folder, same target and detectors
+            self.open_log()
+            self.sink.write(self.header())
+            self.publish_to_workers()
+        elif not self.started:
             self._rewrite_header_if_alone()
         self.started = True
         # Locust's counts start now; so does the count of another run's records it takes in
@@ -269,7 +282,8 @@ class ThroughputRun:
     def on_step(self, step: int, clients_count: int) -> None:
         if self.sink is None:
             return
-        if not self.started:  # web UI: the form's ramp options apply from the first step
+        if not self.started or self.finished:
+            # web UI: the form's options apply from the first step of each run
             self._refresh_inputs()
         users.set_step(self.environment, step, clients_count)
         runner = self.environment.runner
@@ -616,9 +630,13 @@ def quiet_locust(environment: Any) -> None:
         logging.getLogger("locust.stats_logger").disabled = True
 
 
-def install(environment: Any) -> ThroughputRun | None:
+Extension = Callable[[Any, "ThroughputRun"], None]
+
+
+def install(environment: Any, extensions: tuple[Extension, ...] = ()) -> ThroughputRun | None:
     """Set up a throughput run on this process (the `init` listener). Exits with a one-line
-    error for bad options or an unusable endpoint, before any load starts."""
+    error for bad options or an unusable endpoint, before any load starts. Each extension is
+    called with the environment and the run (master or local) before its log opens."""
     if _is_worker(environment):
         _on_worker_init(environment)
         return None
@@ -628,6 +646,8 @@ def install(environment: Any) -> ThroughputRun | None:
         fail(exc)
     quiet_locust(environment)
     run = ThroughputRun(environment, inputs)
+    for extend in extensions:
+        extend(environment, run)
     signals = _Signals(run)
     run.signals = signals
     signals.install()
@@ -682,11 +702,11 @@ def _abort(run: ThroughputRun, status: str, reason: str) -> None:
     run.shutdown_target()
 
 
-def register(events: Any) -> None:
-    """Wire a locustfile: our options, and `install` at init."""
+def register(events: Any, *extensions: Extension) -> None:
+    """Wire a locustfile: our options, and `install` (with the extensions) at init."""
     events.init_command_line_parser.add_listener(register_locust_options)
 
     def on_init(environment: Any, **_: Any) -> None:
-        install(environment)
+        install(environment, extensions)
 
     events.init.add_listener(on_init)
