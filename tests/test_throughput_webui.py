@@ -1,5 +1,7 @@
-"""The throughput locustfile in Locust's web UI: the ramp options are in the start form, and a
-ramp started from the form runs with the form's values and leaves a full run folder."""
+"""The throughput locustfile in Locust's web UI: the ramp options are in the start form, a
+ramp started from the form runs with the form's values and leaves a full run folder, and the
+edgeload tab and live page show the ramp as it runs (JSON route, Locust's extended tab and
+CSV, a real browser)."""
 
 import json
 import re
@@ -10,8 +12,12 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 
+import chromium
+import pytest
 from test_throughput_run import ARTIFACTS, FAST_SIM, LOCUSTFILE, SMALL, child_env
 
 
@@ -80,3 +86,178 @@ def test_web_ui_form_shows_the_ramp_options_and_runs_the_ramp(tmp_path: Path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+# -- the live edgeload tab and page ------------------------------------------------------------
+
+
+class _Tables(HTMLParser):
+    """The rows (cell texts) of every <tbody> of a DOM, and the SVG elements of its charts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.row_classes: list[str] = []
+        self.polylines: list[dict] = []
+        self.circles = 0
+        self._in_body = False
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self.rows.append([])
+            self.row_classes.append(attrs.get("class") or "")
+        elif tag == "td" and self._in_body:
+            self._cell = []
+        elif tag == "polyline":
+            self.polylines.append(attrs)
+        elif tag == "circle":
+            self.circles += 1
+
+    def handle_endtag(self, tag):
+        if tag == "tbody":
+            self._in_body = False
+        elif tag == "td" and self._cell is not None:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def parse_dom(dom: str) -> _Tables:
+    tables = _Tables()
+    tables.feed(dom)
+    return tables
+
+
+def live(base: str) -> dict | None:
+    body = get(base + "/edgeload/live.json")
+    return json.loads(body) if body else None
+
+
+def rows_with_requests(base: str, count: int):
+    """The live JSON once `count` steps have requests in their measured window."""
+    data = live(base)
+    if data and len([s for s in data["steps"] if s["requests"]]) >= count:
+        return data
+    return None
+
+
+@pytest.fixture(scope="module")
+def live_ramp(tmp_path_factory):
+    """A web-UI throughput run on the two-GPU simulator: a ramp of 2 steps of 10 s, 5 req/s a
+    client, started from the form (the test's first request), samples every half second."""
+    out = tmp_path_factory.mktemp("live")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1"]
+    command += ["--web-port", str(port), "--output-dir", str(out / "runs")]
+    command += ["--sim-profile", "gpu-2x", "--sim-time-scale", "20"]
+    command += ["--image-width", "64", "--image-height", "48"]
+    command += ["--system-sample-interval-seconds", "0.5"]
+    log = open(out / "locust.out", "w")
+    proc = subprocess.Popen(command, env=child_env(), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: get(base + "/"), 90, "the web UI")
+        form = {"user_count": "1", "spawn_rate": "1", "host": base, "max_clients": "2"}
+        form |= {"step_size": "1", "time_between_ramp": "10", "requests_per_second": "5"}
+        request = urllib.request.Request(
+            base + "/swarm", data=urllib.parse.urlencode(form).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["success"] is True
+        yield SimpleNamespace(base=base, out=out, proc=proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.mark.timeout(120)
+def test_browser_shows_the_live_page_and_locusts_edgeload_tab(live_ramp, tmp_path):
+    """Headless Chromium loads the live page and Locust's own UI on the edgeload tab while the
+    ramp runs: step rows, chart points, no console error, screenshots."""
+    chromium.require()
+    base = live_ramp.base
+    wait_for(lambda: rows_with_requests(base, 2), 60, "two steps with requests")
+
+    shot = tmp_path / "edgeload_live_page.png"
+    page = chromium.load(base + "/edgeload/", screenshot=shot, wait_ms=3000)
+    assert page.console == [], page.console
+    dom = parse_dom(page.dom)
+    steps = [row for row, cls in zip(dom.rows, dom.row_classes, strict=True) if "step-row" in cls]
+    assert len(steps) >= 2, page.dom[:2000]
+    assert [row[0] for row in steps[:2]] == ["0", "1"]
+    assert steps[0][2:4] == ["1", "5.0"]  # 1 client expecting the form's 5 requests/s
+    assert steps[1][2:4] == ["2", "10.0"]
+    assert all(cell not in ("", "-") for cell in steps[0][4:9])  # achieved rate, percentiles
+    assert 'data-chart="cpu_pct"' in page.dom and 'data-chart="vram_pct"' in page.dom
+    drawn = [p for p in dom.polylines if int(p.get("data-n") or 0) >= 2]
+    assert len(drawn) >= 6, dom.polylines  # requests, latency and the utilization series
+    assert dom.circles >= 20
+    assert "GPU 1 NVIDIA L4" in page.dom  # per GPU: the simulated box has two
+    assert "generator" in page.dom and "endpoint" in page.dom
+    assert shot.is_file() and shot.stat().st_size > 10_000
+
+    shot = tmp_path / "locust_edgeload_tab.png"
+    page = chromium.load(base + "/?tab=edgeload", screenshot=shot, wait_ms=6000)
+    assert page.console == [], page.console
+    assert "Corrected p99 ms" in page.dom and "edgeload-live-link" in page.dom
+    rows = parse_dom(page.dom).rows
+    assert len(rows) >= 2 and rows[0][:4] == ["0", "done", "1", "5.0"], rows
+    assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+@pytest.mark.timeout(120)
+def test_live_json_gives_step_rows_utilization_and_the_reports_figures(live_ramp):
+    """The JSON route during the ramp (rows with figures, utilization points of the endpoint
+    per GPU and of the generator), Locust's tab data and CSV, and after the run the same rows
+    as the final report's per-step table."""
+    base = live_ramp.base
+    data = wait_for(lambda: rows_with_requests(base, 2), 60, "two steps with requests")
+    steps = data["steps"]
+    assert [(s["step"], s["clients"], s["expected_rps"]) for s in steps[:2]] == [
+        (0, 1, 5.0),
+        (1, 2, 10.0),
+    ]
+    first = steps[0]
+    assert first["state"] == "done" and first["achieved_rps"] > 0
+    for key in ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "corrected_latency_p99_ms"):
+        assert first[key] is not None and first[key] > 0, key
+    assert first["steady"] in (True, False) and first["errors"] == {}
+    series = {(u["source"], u["metric"], u["gpu"]): u["points"] for u in data["utilization"]}
+    for metric in ("cpu_pct", "ram_pct", "gpu_pct", "vram_pct"):
+        assert len(series[("endpoint", metric, None)]) >= 3, metric
+    for gpu in (0, 1):
+        assert len(series[("endpoint", "vram_pct", gpu)]) >= 3
+    assert len(series[("generator", "cpu_pct", None)]) >= 3
+    assert len(data["throughput"]["requests_per_s"]) >= 3
+    assert data["run"]["run_dir"] and data["inputs"]["requests_per_second"] == 5
+
+    stats = json.loads(get(base + "/stats/requests"))
+    (tab,) = [s for s in stats["extendedStats"] if s["key"] == "edgeload"]
+    assert tab["data"][0]["step"] == "0" and tab["data"][0]["expected_rps"] == "5.0"
+    page = get(base + "/")
+    assert '"extendedTabs"' in page and "./edgeload/steps.csv" in page
+    lines = get(base + "/edgeload/steps.csv").splitlines()
+    assert lines[0].startswith("step,") and "corrected_latency_p99_ms" in lines[0]
+    assert len(lines) >= 3
+
+    results_path = wait_for(
+        lambda: next(iter(live_ramp.out.glob("runs/*/load_test_results.json")), None),
+        60,
+        "the run's results",
+    )
+    final = json.loads(results_path.read_text())["outputs"]["steps"]
+    data = wait_for(
+        lambda: (d := live(base)) and d["run"]["status"] == "completed" and d, 10, "the end"
+    )
+    assert [{k: v for k, v in s.items() if k != "state"} for s in data["steps"]] == final

@@ -70,9 +70,12 @@ class LiveRun:
     `run` (optional): the ThroughputRun, for its run folder; `environment`: for the runner's
     state."""
 
-    def __init__(self, environment: Any = None, run: Any = None) -> None:
+    def __init__(
+        self, environment: Any = None, run: Any = None, *, min_refresh_s: float = MIN_REFRESH_S
+    ) -> None:
         self.environment = environment
         self.run = run
+        self.min_refresh_s = min_refresh_s
         self.feed: LogFeed | None = None
         self.bad_records = 0
         self._cache: dict = {}
@@ -107,7 +110,9 @@ class LiveRun:
         """The run as the page and the tab show it (JSON-ready), recomputed when records came
         in and MIN_REFRESH_S has passed."""
         clock = time.monotonic()
-        if self._snapshot is None or (self._changed and clock - self._snapshot_at >= MIN_REFRESH_S):
+        if self._snapshot is None or (
+            self._changed and clock - self._snapshot_at >= self.min_refresh_s
+        ):
             self._changed = False
             self._snapshot_at = clock
             self._snapshot = self._compute()
@@ -172,7 +177,7 @@ class LiveRun:
             "requests": log.request_count,
             "steps": steps,
             "table": [display_row(row) for row in steps],
-            "throughput": throughput_payload(log, origin),
+            "throughput": throughput_payload(log, origin, complete=ended),
             "utilization": utilization_payload(log.utilization, origin),
             "columns": [list(c) for c in TABLE_COLUMNS],
         }
@@ -238,17 +243,19 @@ def empty_throughput() -> dict:
     return {"requests_per_s": [], "errors_per_s": [], "latency_p50_ms": [], "latency_p95_ms": []}
 
 
-def throughput_payload(log: Any, origin: float) -> dict:
-    """Requests, errors and latency per second of the run (the report's time series)."""
+def throughput_payload(log: Any, origin: float, complete: bool = True) -> dict:
+    """Requests, errors and latency per second of the run (the report's time series); while
+    the run goes on (`complete` False) without its last second, still filling up."""
     series = second_series(log.seconds, origin)
-    if not len(series.elapsed_s):
+    n = len(series.elapsed_s) - (0 if complete else 1)
+    if n <= 0:
         return empty_throughput()
-    x = series.elapsed_s
+    x = series.elapsed_s[:n]
     return {
-        "requests_per_s": thin(x, series.requests),
-        "errors_per_s": thin(x, series.errors),
-        "latency_p50_ms": thin(x, series.latency_p50_ms),
-        "latency_p95_ms": thin(x, series.latency_p95_ms),
+        "requests_per_s": thin(x, series.requests[:n]),
+        "errors_per_s": thin(x, series.errors[:n]),
+        "latency_p50_ms": thin(x, series.latency_p50_ms[:n]),
+        "latency_p95_ms": thin(x, series.latency_p95_ms[:n]),
     }
 
 
@@ -344,7 +351,7 @@ def page_html() -> str:
 
 LINK_SNIPPET = (
     '<a id="edgeload-live-link" href="./edgeload/" target="_blank" rel="noopener" '
-    'style="position:fixed;right:16px;bottom:16px;z-index:2000;padding:8px 14px;'
+    'style="position:fixed;right:16px;bottom:48px;z-index:2000;padding:8px 14px;'
     "border-radius:18px;background:#1f6feb;color:#fff;font:600 13px sans-serif;"
     'text-decoration:none;box-shadow:0 2px 8px rgba(0,0,0,.3)">'
     "edgeload live charts &#8599;</a>"
