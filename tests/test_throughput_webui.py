@@ -20,6 +20,8 @@ import chromium
 import pytest
 from test_throughput_run import ARTIFACTS, FAST_SIM, LOCUSTFILE, SMALL, child_env
 
+from edgeload import runlog
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -261,3 +263,140 @@ def test_live_json_gives_step_rows_utilization_and_the_reports_figures(live_ramp
         lambda: (d := live(base)) and d["run"]["status"] == "completed" and d, 10, "the end"
     )
     assert [{k: v for k, v in s.items() if k != "state"} for s in data["steps"]] == final
+
+
+# -- synthetic events into a real Locust Environment -----------------------------------------
+
+
+def _fire(env, t, latency_ms, *, step, clients, error=None):
+    env.events.request.fire(
+        request_type="POST",
+        name="image-query",
+        response_time=latency_ms,
+        response_length=0,
+        response=None,
+        exception=RuntimeError(error) if error else None,
+        context={
+            "intended": t - 0.002,
+            "detector": "det_x",
+            "step": step,
+            "clients": clients,
+            "status": 0 if error else 200,
+            "error": error,
+        },
+        start_time=t,
+    )
+
+
+def _sample(source, host, t, cpu, gpus=()):
+    return {
+        "type": runlog.UTILIZATION,
+        "t": t,
+        "source": source,
+        "host": host,
+        "cpu_pct": cpu,
+        "ram_pct": 40.0,
+        "gpu_pct": None if not gpus else sum(g[0] for g in gpus) / len(gpus),
+        "vram_pct": None if not gpus else 25.0,
+        "ram_used_bytes": 1,
+        "vram_used_bytes": None,
+        "vram_total_bytes": None,
+        "gpus": [
+            {
+                "index": i,
+                "name": "L4",
+                "gpu_pct": busy,
+                "vram_used_bytes": used,
+                "vram_total_bytes": 100,
+            }
+            for i, (busy, used) in enumerate(gpus)
+        ],
+    }
+
+
+def test_live_view_of_synthetic_events_is_the_reports_table(tmp_path, monkeypatch):
+    """Request events fired into a real Environment reach the tab, the JSON route and the CSV
+    through a real LogSink and Locust's own web UI (Flask test client); once the run ends,
+    the live rows are exactly the final report's per-step table."""
+    from locust import User
+    from locust.env import Environment
+    from locust.event import Events
+
+    from edgeload.reporting.logreader import read_log
+    from edgeload.scenarios.throughput import webui
+    from edgeload.scenarios.throughput.analysis import analyze
+    from edgeload.scenarios.throughput.logsink import LogSink, LogWriter
+
+    class NoUser(User):
+        abstract = True
+
+    monkeypatch.setattr(sys, "argv", ["locust"])  # Locust's web UI parses the command line
+    env = Environment(user_classes=[NoUser], events=Events())
+    env.create_local_runner()
+    try:
+        web_ui = env.create_web_ui("127.0.0.1", 0, delayed_start=True)
+        live = webui.LiveRun(env, min_refresh_s=0)
+        webui.mount(web_ui, live)
+        client = web_ui.app.test_client()
+        assert client.get("/edgeload/live.json").get_json()["run"]["status"] == "setting up"
+
+        path = tmp_path / runlog.LOG_FILENAME
+        sink = LogSink(env, LogWriter(path), flush_interval_s=60, on_record=live.add).register()
+        inputs = {"max_clients": 2, "step_size": 1, "requests_per_second": 10.0}
+        sink.write(runlog.header(scenario="throughput", run_id="r1", target=None, inputs=inputs,
+                                 metadata={}))  # fmt: skip
+        t0 = 1_000_000.0
+        for step, clients in ((0, 1), (1, 2)):
+            start = t0 + 10 * step
+            sink.write({"type": runlog.STEP, "t": start, "step": step, "clients": clients,
+                        "expected_rps": 10.0 * clients})  # fmt: skip
+            sink.write(runlog.event("step_ready", "", t=start + 0.05, step=step))
+            for i in range(100 * clients):
+                error = "timeout" if step == 1 and i % 50 == 0 else None
+                _fire(env, start + 0.1 + i * 0.098 / clients, 5.0 + i % 7, step=step,
+                      clients=clients, error=error)  # fmt: skip
+            for k in range(10):
+                t = start + k + 0.5
+                sink.write(_sample("endpoint", "edge:30101", t, 20.0 + k, [(10.0, 30), (50, 60)]))
+                sink.write(_sample("generator", "loadgen", t, 5.0 + k))
+            sink.flush()
+
+        data = client.get("/edgeload/live.json").get_json()
+        steps = data["steps"]
+        assert [(s["step"], s["clients"], s["state"]) for s in steps] == [
+            (0, 1, "done"),
+            (1, 2, "running"),
+        ]
+        assert steps[0]["expected_rps"] == 10.0 and 9.5 < steps[0]["achieved_rps"] < 10.5
+        assert steps[1]["errors"] == {"timeout": 4}
+        assert steps[1]["corrected_latency_p99_ms"] > steps[1]["latency_p99_ms"]
+        assert data["table"][1]["errors"] == "4 (timeout 4)"
+        series = {(u["source"], u["metric"], u["gpu"]): u["points"] for u in data["utilization"]}
+        assert series[("endpoint", "cpu_pct", None)][0] == [0.5, 20.0]
+        assert [p[1] for p in series[("endpoint", "vram_pct", 1)]] == [60.0] * 20
+        assert len(series[("generator", "cpu_pct", None)]) == 20
+        assert ("generator", "gpu_pct", None) not in series  # no GPU there: no line
+
+        stats = client.get("/stats/requests").get_json()
+        assert [s["key"] for s in stats["extendedStats"]] == ["edgeload"]
+        assert stats["extendedStats"][0]["data"][1]["state"] == "running"
+        index = client.get("/").get_data(as_text=True)
+        assert "edgeload-live-link" in index and '"extendedTables"' in index
+        csv_lines = client.get("/edgeload/steps.csv").get_data(as_text=True).splitlines()
+        assert len(csv_lines) == 3 and "timeout:4" in csv_lines[2]
+        assert "<svg" not in client.get("/edgeload/").get_data(as_text=True)  # drawn by script
+
+        end = runlog.end("completed", "the ramp ran its course", t=t0 + 20,
+                         locust_request_count=300)  # fmt: skip
+        sink.close([end])
+        data = client.get("/edgeload/live.json").get_json()
+        assert data["run"]["status"] == "completed"
+        final = analyze(read_log(path)).outputs["steps"]
+        assert [{k: v for k, v in s.items() if k != "state"} for s in data["steps"]] == final
+
+        live.add(runlog.header(scenario="throughput", run_id="r2", target=None, inputs=inputs,
+                               metadata={}))  # fmt: skip
+        data = client.get("/edgeload/live.json").get_json()
+        assert data["run"]["run_id"] == "r2" and data["steps"] == []  # a new run starts afresh
+    finally:
+        env.runner.quit()
