@@ -400,3 +400,55 @@ def test_live_view_of_synthetic_events_is_the_reports_table(tmp_path, monkeypatc
         assert data["run"]["run_id"] == "r2" and data["steps"] == []  # a new run starts afresh
     finally:
         env.runner.quit()
+
+
+@pytest.mark.timeout(120)
+def test_live_tab_with_processes_takes_rows_and_samples_from_the_master(tmp_path):
+    """With --processes the master's web UI shows the workers' requests and generator samples
+    (forwarded with their stats reports) and its own endpoint samples."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1"]
+    command += ["--web-port", str(port), "--output-dir", str(tmp_path), "--processes", "2"]
+    command += [*FAST_SIM, *SMALL, "--system-sample-interval-seconds", "0.5"]
+    log = open(tmp_path / "locust.out", "w")
+    proc = subprocess.Popen(command, env=child_env(), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: get(base + "/"), 90, "the web UI")
+        wait_for(
+            lambda: (s := get(base + "/stats/requests")) and json.loads(s)["worker_count"] == 2,
+            60,
+            "two workers",
+        )
+        form = {"user_count": "1", "spawn_rate": "1", "host": base, "max_clients": "4"}
+        form |= {"step_size": "2", "time_between_ramp": "8", "requests_per_second": "5"}
+        request = urllib.request.Request(
+            base + "/swarm", data=urllib.parse.urlencode(form).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["success"] is True
+
+        def ready():
+            data = rows_with_requests(base, 2)
+            sources = {u["source"] for u in data["utilization"]} if data else set()
+            return data if {"endpoint", "generator"} <= sources else None
+
+        data = wait_for(ready, 60, "two steps and samples of both sources")
+        steps = data["steps"]
+        assert [(s["clients"], s["expected_rps"]) for s in steps[:2]] == [(2, 10.0), (4, 20.0)]
+        assert steps[0]["achieved_rps"] > 0 and steps[0]["latency_p99_ms"] is not None
+        assert data["requests"] > 20
+        metrics = {(u["source"], u["metric"]) for u in data["utilization"]}
+        assert {("endpoint", "cpu_pct"), ("generator", "cpu_pct"), ("generator", "ram_pct")} <= (
+            metrics
+        )
+        stats = json.loads(get(base + "/stats/requests"))
+        (tab,) = [s for s in stats["extendedStats"] if s["key"] == "edgeload"]
+        assert [row["clients"] for row in tab["data"][:2]] == ["2", "4"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
