@@ -90,6 +90,61 @@ def test_web_ui_form_shows_the_ramp_options_and_runs_the_ramp(tmp_path: Path):
         log.close()
 
 
+def post_ramp(base: str, **values: str) -> None:
+    form = {"user_count": "1", "spawn_rate": "1", "host": base, **values}
+    request = urllib.request.Request(
+        base + "/swarm", data=urllib.parse.urlencode(form).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.loads(response.read())["success"] is True
+
+
+def test_a_second_web_ui_run_takes_the_forms_new_values(tmp_path: Path):
+    """A ramp started again from the form (2 then 4 clients at 5 requests/s after a first run
+    at 10) runs, logs and announces the form's values: "expecting 10 requests/s"."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1"]
+    command += ["--web-port", str(port), "--output-dir", str(tmp_path / "runs"), *FAST_SIM]
+    command += ["--image-width", "64", "--image-height", "48"]
+    out = tmp_path / "locust.out"
+    log = open(out, "w")
+    proc = subprocess.Popen(command, env=child_env(), stdout=log, stderr=subprocess.STDOUT)
+
+    def results(count):
+        found = sorted(tmp_path.glob("runs/*/load_test_results.json"))
+        return found if len(found) >= count else None
+
+    try:
+        wait_for(lambda: get(base + "/"), 90, "the web UI")
+        post_ramp(base, max_clients="1", step_size="1", time_between_ramp="2")
+        # Locust takes a new shape test once its shape greenlet has ended: after the report
+        wait_for(lambda: "edgeload: run folder:" in out.read_text(), 60, "the first run's end")
+        time.sleep(1.0)
+        post_ramp(
+            base, max_clients="4", step_size="2", time_between_ramp="2", requests_per_second="5"
+        )
+        second = json.loads(wait_for(lambda: results(2), 60, "the second run")[1].read_text())
+        assert second["inputs"]["requests_per_second"] == 5  # not the first run's 10
+        steps = second["outputs"]["steps"]
+        assert [(s["clients"], s["expected_rps"]) for s in steps] == [(2, 10.0), (4, 20.0)]
+        assert 8 <= steps[0]["achieved_rps"] <= 12
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+    lines = [line for line in out.read_text().splitlines() if line.startswith("edgeload: step")]
+    announced = [line for line in lines if "expecting" in line]
+    assert announced == [
+        "edgeload: step 1: 1 clients, expecting 10 requests/s",
+        "edgeload: step 1: 2 clients, expecting 10 requests/s",
+        "edgeload: step 2: 4 clients, expecting 20 requests/s",
+    ], lines
+
+
 # -- the live edgeload tab and page ------------------------------------------------------------
 
 
