@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import time
 from importlib.resources import files
@@ -38,6 +39,8 @@ from edgeload.reporting.logreader import LogFeed
 from edgeload.scenarios.throughput.analysis import live_step_rows
 from edgeload.scenarios.throughput.metrics import UTILIZATION_FIELDS
 from edgeload.scenarios.throughput.series import Utilization, gpu_series, second_series
+
+logger = logging.getLogger(__name__)
 
 TAB_KEY = "edgeload"
 PAGE_PATH = "/edgeload/"
@@ -118,7 +121,11 @@ class LiveRun:
             self._snapshot = self._compute()
         snapshot = dict(self._snapshot)
         snapshot["run"] = {**snapshot["run"], **self._state()}
-        now = time.time() if now is None else now
+        end = self.feed.data.end if self.feed is not None else None
+        if end is not None:  # the run's length, not the time since
+            now = end["t"]
+        elif now is None:
+            now = time.time()
         origin = snapshot.get("origin_t")
         snapshot["elapsed_s"] = None if origin is None else round(now - origin, 3)
         return snapshot
@@ -372,8 +379,14 @@ def mount(web_ui: Any, live: LiveRun, base_path: str = "") -> None:
     @blueprint.route(JSON_PATH)
     @guard
     def live_json() -> Response:
-        body = json.dumps(live.snapshot(), allow_nan=False)
-        return Response(body, mimetype="application/json", headers={"Cache-Control": "no-store"})
+        try:
+            body, status = json.dumps(live.snapshot(), allow_nan=False), 200
+        except Exception as exc:  # said to the page; the run goes on
+            logger.exception("the edgeload live view failed")
+            body, status = json.dumps({"error": f"{type(exc).__name__}: {exc}"}), 500
+        return Response(
+            body, status, mimetype="application/json", headers={"Cache-Control": "no-store"}
+        )
 
     @blueprint.route(PAGE_PATH)
     @guard
@@ -416,7 +429,7 @@ def mount(web_ui: Any, live: LiveRun, base_path: str = "") -> None:
                 body["extendedStats"] = extended
                 response.set_data(json.dumps(body))
             except Exception:  # Locust's own figures must get through whatever happens here
-                pass
+                logger.debug("the edgeload tab's rows failed", exc_info=True)
         elif request.endpoint == "locust.index" and response.mimetype == "text/html":
             page = response.get_data(as_text=True)
             if "</body>" in page and "edgeload-live-link" not in page:
