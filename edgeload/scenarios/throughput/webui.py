@@ -19,6 +19,9 @@ Through Locust's extension points (`environment.web_ui`):
                             `/stats/requests` poll (`extendedStats`)
 
 and a small link to the live page on Locust's own page.
+
+Only a process with a web UI keeps this copy of the run (the per-step request columns the
+report keeps too, ~18 bytes a request, and per-second histograms); headless runs do not.
 """
 
 from __future__ import annotations
@@ -63,7 +66,6 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("errors", "Errors"),
     ("steady", "Steady"),
 )
-METRIC_TITLES = {"cpu_pct": "CPU", "ram_pct": "RAM", "gpu_pct": "GPU", "vram_pct": "VRAM"}
 
 
 class LiveRun:
@@ -182,6 +184,7 @@ class LiveRun:
                 )
             },
             "requests": log.request_count,
+            "skipped_records": self.bad_records,  # records the reader refused (none expected)
             "steps": steps,
             "table": [display_row(row) for row in steps],
             "throughput": throughput_payload(log, origin, complete=ended),
