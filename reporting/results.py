@@ -47,7 +47,6 @@ RESULTS_FILENAME = "load_test_results.json"
 REQUIRED_KEYS = ("scenario", "status", "verdict", "exit_code", "inputs", "outputs", "checks")
 
 
-
 @dataclass
 class ScenarioAnalysis:
     """What a scenario's pure analysis gives the reporter.
