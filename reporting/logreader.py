@@ -320,6 +320,22 @@ def read_log(path: str | Path, *, keep_requests: bool = False) -> LogData:
     return run
 
 
+class LogFeed:
+    """LogData built from records handed over one by one, as a log is being written (the live
+    web UI reads a run this way): the same reader as `read_log`, without the file."""
+
+    def __init__(self, header: dict, path: str | Path = "<live>") -> None:
+        runlog.check_header(header)
+        self.data = LogData(path=Path(path), header=header)
+        self._reader = _RecordReader(self.data)
+        self.records = 1  # the header
+
+    def add(self, record: dict) -> None:
+        """One record after the header; ResultsError as `read_log` raises for a bad one."""
+        self.records += 1
+        self._reader.add(record, self.records)
+
+
 def _short(exc: Exception) -> str:
     return str(exc).split("\n", 1)[0][:120]
 

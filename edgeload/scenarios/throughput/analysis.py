@@ -52,6 +52,7 @@ from edgeload.scenarios.throughput.steps import (
     STABILITY_RATE_PCT,
     STEADY_RATE_PERCENT,
     STEADY_SUCCESS_PERCENT,
+    StepWindow,
     latency_stats,
     parse_slo,
     step_row,
@@ -240,19 +241,54 @@ def _step_rows(
     errors_total: Counter[str] = Counter()
     generator_hot: list[str] = []
     for window in step_windows(log, context.settle_s):
-        row = step_row(window, origin, context.slo)
+        steps.append(_table_row(window, origin, utilization, context))
         start, end = window.measured_from, window.end
-        for source in SOURCES:
-            means = utilization.window_mean(source, start, end)
-            for name in UTILIZATION_FIELDS:
-                row[f"{source}_{name}"] = means[name]
         for where, cpu in generator_cpu(log.utilization, utilization, start, end):
             if cpu > GENERATOR_CPU_LIMIT_PCT:
                 generator_hot.append(f"step {window.index + 1} on {where} ({cpu:.0f}%)")
-        row["errors"] = _by_count(window.data.errors)
         errors_total.update(window.data.errors)
-        steps.append(row)
     return steps, errors_total, generator_hot
+
+
+def _table_row(
+    window: StepWindow,
+    origin: float,
+    utilization: Utilization,
+    context: _Context,
+    figures: dict | None = None,
+) -> dict:
+    """One row of the per-step table: the step's figures (`steps.step_row`, or `figures` when
+    the caller has them already), utilization means over its measured window, and its errors
+    by category."""
+    row = dict(figures) if figures is not None else step_row(window, origin, context.slo)
+    for source in SOURCES:
+        means = utilization.window_mean(source, window.measured_from, window.end)
+        for name in UTILIZATION_FIELDS:
+            row[f"{source}_{name}"] = means[name]
+    row["errors"] = _by_count(window.data.errors)
+    return row
+
+
+def live_step_rows(log: LogData, cache: dict | None = None) -> tuple[float, list[dict]]:
+    """(origin, the per-step table) of a log still being written, for the live web UI: the
+    rows of `outputs.steps`, computed by the same code as the report (the last step ends at
+    the latest time seen so far). `cache`, a dict the caller keeps between calls, spares
+    recomputing the percentiles of steps whose requests and window have not changed."""
+    context = _Context.of(log.header)
+    origin = _origin(log)
+    utilization = Utilization(log.utilization, origin)
+    rows = []
+    for window in step_windows(log, context.settle_s):
+        key = (origin, window.start, window.end, window.measured_from, window.data.requests)
+        cached = None if cache is None else cache.get(window.index)
+        if cached is not None and cached[0] == key:
+            figures = cached[1]
+        else:
+            figures = step_row(window, origin, context.slo)
+            if cache is not None:
+                cache[window.index] = (key, figures)
+        rows.append(_table_row(window, origin, utilization, context, figures))
+    return origin, rows
 
 
 def _maximum_steady_step(steps: list[dict]) -> dict | None:

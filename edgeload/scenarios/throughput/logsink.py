@@ -90,6 +90,7 @@ class LogSink:
         flush_interval_s: float = 1.0,
         role: str | None = None,
         on_batch: Callable[[dict], None] | None = None,
+        on_record: Callable[[dict], None] | None = None,
         on_write_error: Callable[[OutputError], None] | None = None,
     ) -> None:
         from locust.runners import MasterRunner, WorkerRunner
@@ -97,6 +98,7 @@ class LogSink:
         self.environment = environment
         self.writer = writer
         self.on_batch = on_batch  # sees every requests batch written (the live monitor)
+        self.on_record = on_record  # sees every record written, header first (the live web UI)
         self.on_write_error = on_write_error  # the log cannot be written any more
         self.write_error: OutputError | None = None
         self.run_id: str | None = None  # master: only this run's records reach the log
@@ -188,6 +190,7 @@ class LogSink:
             self.writer.write(batch)
             self.requests_recorded += len(rows)
             self._seen(batch)
+            self._recorded(batch)
 
     def _flush_loop(self) -> None:
         while not self.closed:
@@ -221,10 +224,19 @@ class LogSink:
             except Exception:  # a live preview must never cost a record
                 logger.debug("the live monitor failed on a batch", exc_info=True)
 
+    def _recorded(self, record: dict) -> None:
+        if self.on_record is not None:
+            try:
+                self.on_record(record)
+            except Exception:  # a live view must never cost a record
+                logger.debug("a record listener failed", exc_info=True)
+
     def write(self, record: dict) -> None:
-        """Write one non-request record (step, event, ...) on a writing process."""
+        """Write one record (header, step, event, a worker's batch, ...) on a writing process."""
         if self.writer is not None and not self.writer.closed:
             self._guarded(self.writer.write, record)
+            if self.write_error is None:
+                self._recorded(record)
 
     def add_utilization(self, sample: dict) -> None:
         """A utilization record: written here, or sent to the master with the next report."""

@@ -1,6 +1,8 @@
 """Locust-facing glue of the throughput test: options, run lifecycle, run folder.
 
-A locustfile calls `register(events)` at import; everything else hangs off Locust's events:
+A locustfile calls `register(events, *extensions)` at import; everything else hangs off
+Locust's events (an extension, such as the live web UI of `webui.py`, is called with the
+environment and the `ThroughputRun` of a master or local process before its log opens):
 
     init_command_line_parser  our options (`register_locust_options`), ramp options also in
                               the web UI form
@@ -9,7 +11,8 @@ A locustfile calls `register(events)` at import; everything else hangs off Locus
                               and `load_test.log`, provision the detector(s), write the header,
                               hand workers the endpoint (environment.host) and detector ids
     init (worker)             a LogSink that forwards its records to the master
-    test_start                new run folder for a second web-UI run; resource samplers start
+    test_start                the web UI form's options apply (validated again); new run
+                              folder for a second web-UI run; resource samplers start
                               (endpoint on master/local, this host on every load process)
     shape step change         `step` record; the step is announced to workers
     test_stop / quitting      `end` record (completed, or interrupted if the ramp had not run
@@ -27,6 +30,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +89,11 @@ class ThroughputRun:
         self._watcher: gevent.Greenlet | None = None
         self._sim_death_said = False
         self.output_error: str | None = None  # why the run folder could not be written
+        # see every record the log gets, header first (the live web UI)
+        self.record_listeners: list[Callable[[dict], None]] = []
+        # when the load was told to stop: the run's (and its last step's) end, not the moment
+        # the log closes, which a distributed web-UI master puts off for the workers' reports
+        self._load_stopped_at: float | None = None
 
     # -- set-up ----------------------------------------------------------------------------
     def open_log(self) -> None:
@@ -100,12 +109,18 @@ class ThroughputRun:
             self.environment,
             writer,
             on_batch=self.monitor.add_batch,
+            on_record=self._tell_listeners,
             on_write_error=self.on_write_error,
         ).register()
         self.finished = False
         self.started = False
         self._step_written = None
         self._step_announced = None
+        self._load_stopped_at = None
+
+    def _tell_listeners(self, record: dict) -> None:
+        for listener in self.record_listeners:
+            listener(record)
 
     def header(self) -> dict:
         return runlog.header(
@@ -176,12 +191,9 @@ class ThroughputRun:
 
     # -- during the run ----------------------------------------------------------------------
     def on_test_start(self, **_: Any) -> None:
-        if self.finished:  # a new run from the web UI: a new folder, same target and detectors
-            self.open_log()
-            self.sink.write(self.header())
-            self.publish_to_workers()
-        elif not self.started:
-            # web UI: the form may have changed ramp options since the header was written
+        if self.finished or not self.started:
+            # web UI: the form may have changed the options since the last run (or since the
+            # header was written): this run's inputs are the form's
             try:
                 self.inputs = validate_inputs(self.environment.parsed_options)
                 self.environment.parsed_options.edgeload_inputs = self.inputs.as_record()
@@ -189,6 +201,11 @@ class ThroughputRun:
                 say(f"error: {exc}; stopping")
                 gevent.spawn(self.environment.runner.stop)
                 return
+        if self.finished:  # a new run from the web UI: a new folder, same target and detectors
+            self.open_log()
+            self.sink.write(self.header())
+            self.publish_to_workers()
+        elif not self.started:
             self._rewrite_header_if_alone()
         self.started = True
         # Locust's counts start now; so does the count of another run's records it takes in
@@ -269,7 +286,8 @@ class ThroughputRun:
     def on_step(self, step: int, clients_count: int) -> None:
         if self.sink is None:
             return
-        if not self.started:  # web UI: the form's ramp options apply from the first step
+        if not self.started or self.finished:
+            # web UI: the form's options apply from the first step of each run
             self._refresh_inputs()
         users.set_step(self.environment, step, clients_count)
         runner = self.environment.runner
@@ -322,6 +340,10 @@ class ThroughputRun:
             return  # said and stopped in on_test_start
         self.inputs = inputs
         self.environment.parsed_options.edgeload_inputs = inputs.as_record()
+
+    def on_test_stopping(self, **_: Any) -> None:
+        if self.started and not self.finished and self._load_stopped_at is None:
+            self._load_stopped_at = time.time()
 
     def on_test_stop(self, **_: Any) -> None:
         if self.finished or self.finalizing:
@@ -398,6 +420,8 @@ class ThroughputRun:
         finally:
             self.finished = True
             self.finalizing = False
+            if self.signals is not None:
+                self.signals.quit_if_asked()
 
     def _say_step_done_now(self) -> None:
         if self._step_written is not None and self.monitor is not None:
@@ -411,6 +435,7 @@ class ThroughputRun:
         return runlog.end(
             status,
             reason,
+            t=self._load_stopped_at,
             signal=signal_name,
             locust_request_count=locust_request_count,
             # records of another run that reached this master: Locust counted them, the log not
@@ -490,13 +515,21 @@ class _Signals:
     installs its own SIGTERM handler only after the shape has finished; in the web UI it does
     so after `init` and then SIGTERM goes through Locust's shutdown to the same listener).
     While the run is being finished (log end, report) `finish` installs this handler again: a
-    signal then lets the report complete, marks the run interrupted and sets the exit code.
+    signal then lets the report complete, marks the run interrupted and sets the exit code (in
+    the web UI, Locust then quits, as it does for a signal between runs).
     A repeated signal (Ctrl-C in a terminal and a forwarded one) does not interrupt twice."""
 
     def __init__(self, run: ThroughputRun) -> None:
         self.run = run
         self.setting_up = True
         self.main = gevent.getcurrent()  # made in `init`, on the main greenlet
+        self._quit_after_report = False
+
+    def quit_if_asked(self) -> None:
+        """After the report: quit now if a signal came while it was written (web UI)."""
+        if self._quit_after_report:
+            self._quit_after_report = False
+            self.interrupt()
 
     def interrupt(self) -> None:
         """KeyboardInterrupt in the main greenlet, as Ctrl-C does; from any other greenlet (or
@@ -519,8 +552,11 @@ class _Signals:
                 verdict.EXIT_SIGTERM if run.signal_name == "SIGTERM" else verdict.EXIT_SIGINT
             )
             options = run.environment.parsed_options
-            if run.finished and first and not getattr(options, "headless", False):
-                self.interrupt()  # web UI between runs: quit as Locust would
+            if first and not getattr(options, "headless", False):
+                if run.finished:
+                    self.interrupt()  # web UI between runs: quit as Locust would
+                else:
+                    self._quit_after_report = True  # web UI: quit once the report is written
             return
         if first:
             self.interrupt()
@@ -619,9 +655,13 @@ def quiet_locust(environment: Any) -> None:
         logging.getLogger("locust.stats_logger").disabled = True
 
 
-def install(environment: Any) -> ThroughputRun | None:
+Extension = Callable[[Any, "ThroughputRun"], None]
+
+
+def install(environment: Any, extensions: tuple[Extension, ...] = ()) -> ThroughputRun | None:
     """Set up a throughput run on this process (the `init` listener). Exits with a one-line
-    error for bad options or an unusable endpoint, before any load starts."""
+    error for bad options or an unusable endpoint, before any load starts. Each extension is
+    called with the environment and the run (master or local) before its log opens."""
     if _is_worker(environment):
         _on_worker_init(environment)
         return None
@@ -631,6 +671,8 @@ def install(environment: Any) -> ThroughputRun | None:
         fail(exc)
     quiet_locust(environment)
     run = ThroughputRun(environment, inputs)
+    for extend in extensions:
+        extend(environment, run)
     signals = _Signals(run)
     run.signals = signals
     signals.install()
@@ -660,6 +702,7 @@ def install(environment: Any) -> ThroughputRun | None:
 
     environment.events.test_start.add_listener(run.on_test_start)
     environment.events.spawning_complete.add_listener(run.on_spawning_complete)
+    environment.events.test_stopping.add_listener(run.on_test_stopping)
     environment.events.test_stop.add_listener(run.on_test_stop)
     environment.events.quitting.add_listener(run.on_quitting)
     environment.events.quit.add_listener(lambda **_: run.shutdown_target())
@@ -685,11 +728,11 @@ def _abort(run: ThroughputRun, status: str, reason: str) -> None:
     run.shutdown_target()
 
 
-def register(events: Any) -> None:
-    """Wire a locustfile: our options, and `install` at init."""
+def register(events: Any, *extensions: Extension) -> None:
+    """Wire a locustfile: our options, and `install` (with the extensions) at init."""
     events.init_command_line_parser.add_listener(register_locust_options)
 
     def on_init(environment: Any, **_: Any) -> None:
-        install(environment)
+        install(environment, extensions)
 
     events.init.add_listener(on_init)

@@ -136,3 +136,54 @@ class Utilization:
     def hosts(self, source: str) -> list[str]:
         arrays = self.by_source.get(source)
         return [] if arrays is None else list(dict.fromkeys(arrays["host"].tolist()))
+
+
+@dataclass
+class GpuSeries:
+    """One GPU of one source and host over time (the samples' `gpus` lists)."""
+
+    source: str
+    host: str
+    index: int
+    name: str | None
+    elapsed_s: np.ndarray
+    gpu_pct: np.ndarray  # NaN where unknown
+    vram_pct: np.ndarray
+
+
+def gpu_series(samples: list[dict], origin_t: float) -> list[GpuSeries]:
+    """Per-GPU utilization and VRAM % of every source and host whose samples list GPUs."""
+    points: dict[tuple[str, str, int], list[tuple[float, float, float]]] = {}
+    names: dict[tuple[str, str, int], str | None] = {}
+    for sample in samples:
+        for position, gpu in enumerate(sample.get("gpus") or ()):
+            if not isinstance(gpu, dict):
+                continue
+            index = gpu.get("index")
+            key = (
+                str(sample.get("source")),
+                str(sample.get("host") or "?"),
+                index if isinstance(index, int) else position,
+            )
+            used, total = gpu.get("vram_used_bytes"), gpu.get("vram_total_bytes")
+            vram = 100.0 * used / total if used is not None and total else np.nan
+            busy = gpu.get("gpu_pct")
+            points.setdefault(key, []).append(
+                (sample["t"] - origin_t, np.nan if busy is None else float(busy), vram)
+            )
+            names.setdefault(key, gpu.get("name"))
+    series = []
+    for key, rows in points.items():
+        array = np.array(rows, dtype=np.float64)
+        series.append(
+            GpuSeries(
+                source=key[0],
+                host=key[1],
+                index=key[2],
+                name=names[key],
+                elapsed_s=array[:, 0],
+                gpu_pct=array[:, 1],
+                vram_pct=array[:, 2],
+            )
+        )
+    return series
