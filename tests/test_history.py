@@ -233,3 +233,44 @@ def test_pandas_stays_out_of_every_other_command_s_start_up():
     assert timed.returncode == 0
     assert "edgeload.scenarios" in timed.stderr  # the import times were printed
     assert "| pandas" not in timed.stderr
+
+
+def test_history_and_report_html_for_real_runs_of_every_scenario(tmp_path):
+    """One real run of each scenario against the embedded simulator: every run folder gets
+    report.html, and `edgeload history` takes them all, one row each, with each scenario's
+    headline figures."""
+    out = tmp_path / "load_tests"
+    fast = ["--sim-profile", "zero-latency", "--sim-time-scale", "20"]
+    commands = {
+        "throughput": ["throughput", "BINARY", "--max-clients", "1", "--time-between-ramp", "3",
+                       "--image-width", "64", "--image-height", "48", "--client", "http", *fast],
+        "fps": ["fps", "BINARY", "--image-size", "64x48", "--warmup-iterations", "5",
+                "--iterations", "30", *fast],
+        "memory-pressure": ["memory-pressure", "1", "BINARY", "--sim-time-scale", "20"],
+        "rollouts": ["rollouts", "1", "--duration", "0", "--sim-time-scale", "20"],
+    }  # fmt: skip
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("GROUNDLIGHT_")}
+    for name, command in commands.items():
+        run = subprocess.run(
+            [sys.executable, "-m", "edgeload.cli", *command, "--output-dir", str(out)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert "Traceback" not in run.stdout + run.stderr, (name, run.stderr[-2000:])
+        assert run.returncode in (0, 4), (name, run.stdout[-2000:], run.stderr[-2000:])
+    folders = sorted(p for p in out.iterdir() if p.is_dir())
+    assert sorted(p.name.split("Z-", 1)[1] for p in folders) == sorted(commands)
+    for folder in folders:
+        page = (folder / "report.html").read_text()
+        results = json.loads((folder / "load_test_results.json").read_text())
+        assert results["verdict"].upper() in page and "data:image/png;base64," in page
+    assert main(["history", str(out), "--output-dir", str(tmp_path / "history")]) == 0
+    table = pd.read_csv(tmp_path / "history" / "history.csv")
+    assert sorted(table["scenario"]) == sorted(commands)
+    by_scenario = table.set_index("scenario")
+    assert by_scenario.loc["throughput", "maximum_steady_rps"] > 0
+    assert by_scenario.loc["fps", "average_fps"] > 0
+    assert by_scenario.loc["memory-pressure", "all_pods_online_s"] >= 0
+    assert by_scenario.loc["rollouts", "verdict"] == "inconclusive"
