@@ -13,9 +13,10 @@ The truth is a property of the image's content, so that tests and load users can
 Decoding a 640x480 JPEG costs ~0.7 ms even when scaled down, too much for the hot path at
 thousands of requests per second, so results are cached by a digest of the image data that
 leaves out leading JPEG comment (COM) segments: images made unique per request by a comment
-(as edgeload's image pools do) are decoded once per distinct picture. An image may also state its
-truth in a comment `edgeload:label=YES;count=3;clarity=0.9;class=2` (`;`-separated key=value fields after
-`edgeload:`, every field optional, other parts ignored); then nothing is decoded. Where the
+(as edgeload's image pools do) are decoded once per distinct picture. An image may also state
+its truth in a comment `edgeload:label=YES;count=3;clarity=0.9;class=2` (`;`-separated
+key=value fields after `edgeload:`, every field optional, other parts ignored); then nothing is
+decoded. Where the
 pixels cannot tell (overlapping objects), only such a comment gives the intended answer.
 """
 
