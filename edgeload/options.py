@@ -260,8 +260,7 @@ NUM_CLASSES = Option(
     "--num-classes",
     INT,
     None,
-    f"MULTI_CLASS only: classes of the detector (default: "
-    f"{modes.SPECS['MULTI_CLASS'].default_n})",
+    f"MULTI_CLASS only: classes of the detector (default: {modes.SPECS['MULTI_CLASS'].default_n})",
     minimum=modes.SPECS["MULTI_CLASS"].min_n,
     maximum=modes.SPECS["MULTI_CLASS"].max_n,
     metavar="N",
