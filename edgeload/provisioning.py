@@ -753,7 +753,13 @@ def _wait_for_edge(
             return configs
         wait.pause(
             timed_out=lambda waiting=pending: (
-                f"the edge did not serve the detectors within {timeout_s:g} s ("
+                f"the edge did not serve the detectors within {timeout_s:g} s"
+                + (
+                    f" with edge pipeline config {edge_pipeline_config!r}"
+                    if edge_pipeline_config is not None
+                    else ""
+                )
+                + " ("
                 + "; ".join(f"{d}: {state.get(d, 'no answer')}" for d in sorted(waiting))
                 + "); check the endpoint's /status page and inference pods"
             ),
