@@ -252,7 +252,8 @@ DETECTOR_MODE = Option(
     "--detector-mode",
     CHOICE,
     "BINARY",
-    "detector mode",
+    "detector mode: BINARY (YES/NO), COUNT (up to 10 circles), MULTI_CLASS (--num-classes), "
+    "BOUNDING_BOX (--max-num-bboxes)",
     choices=DETECTOR_MODES,
     positional="MODE",
 )
