@@ -319,3 +319,36 @@ def test_throughput_with_a_config_the_edge_never_serves_fails_in_one_line(tmp_pa
     errors = [line for line in result.stderr.splitlines() if line.startswith("edgeload: error")]
     assert len(errors) == 1
     assert "with edge pipeline config 'nope'" in errors[0]
+
+
+def test_the_simulated_cloud_answers_bounding_boxes_like_the_api():
+    from edgeload.sim.answers import Truth
+    from edgeload.sim.clock import ManualClock
+    from edgeload.sim.cloud import ROIS_KEY, Cloud, CloudError, image_query_json
+
+    cloud = Cloud(ManualClock())
+    body = {"name": "b", "query": "q", "mode": "BOUNDING_BOX"}
+    made = cloud.create_detector(
+        {**body, "mode_configuration": {"class_name": "circle", "max_num_bboxes": 2}}
+    )
+    assert made["mode_configuration"] == {"class_name": "circle", "max_num_bboxes": 2}
+    with pytest.raises(CloudError):
+        cloud.create_detector({**body, "name": "c", "mode_configuration": {"max_num_bboxes": 2}})
+    with pytest.raises(CloudError):
+        cloud.create_detector(
+            {**body, "name": "d", "mode_configuration": {"class_name": "x", "max_num_bboxes": 51}}
+        )
+    det = cloud.get(made["id"])
+    labels = {}
+    for count in (0, 2, 5):
+        result = cloud.model_result(det, Truth("NO", count, 1.0, 7), True, from_edge=True)
+        labels[count] = (result["label"], len(result[ROIS_KEY]))
+        shown = image_query_json(det, "iq_1", "2026-01-01T00:00:00Z", result, 0.9, 30, None, True)
+        assert ROIS_KEY not in shown["result"] and len(shown["rois"] or []) == len(result[ROIS_KEY])
+        assert shown["result_type"] == "bounding_box"
+    assert labels == {0: ("NO_OBJECTS", 0), 2: ("BOUNDING_BOX", 2), 5: ("GREATER_THAN_MAX", 2)}
+    # labels a bounding-box detector takes
+    iq = cloud.image_query(det, None, threshold=0.9, patience_time=30)
+    cloud.add_label({"image_query_id": iq["id"], "label": "NO_OBJECTS", "rois": None})
+    with pytest.raises(CloudError):
+        cloud.add_label({"image_query_id": iq["id"], "label": "YES"})
