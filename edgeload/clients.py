@@ -8,8 +8,12 @@
 
 Both ask for an answer the edge gives itself (`wait=0`, `human_review=NEVER`,
 `confidence_threshold=0`, as the original load tests did) and check every answer: an HTTP
-success, from the edge (`result.from_edge`), for the detector asked. Anything else is a failure
-with one of `edgeload.runlog.ERROR_CATEGORIES`.
+success, from the edge (`result.from_edge`), for the detector asked, and, given the detector's
+`AnswerSpec`, in its mode's shape: a MULTI_CLASS label among the detector's classes; a
+BOUNDING_BOX label (BOUNDING_BOX, NO_OBJECTS, GREATER_THAN_MAX, UNCLEAR) with ROIs that fit it
+(at least one box for BOUNDING_BOX, none for NO_OBJECTS, at most the detector's maximum).
+BINARY and COUNT answers are checked as before. Anything else is a failure with one of
+`edgeload.runlog.ERROR_CATEGORIES`.
 
 This module imports neither locust nor gevent, so the single-client FPS test can use it too.
 """
@@ -22,6 +26,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
+
+from edgeload.modes import BBOX_FOUND, BBOX_LABELS, BBOX_NONE
 
 IMAGE_QUERIES_PATH = "/device-api/v1/image-queries"
 # What the SDK is asked for: an edge answer now, never a human, whatever its confidence.
@@ -43,6 +49,59 @@ class Outcome:
         return self.error is None
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerSpec:
+    """What a detector's answers look like beyond the common checks (MULTI_CLASS and
+    BOUNDING_BOX; BINARY and COUNT answers get the common checks only)."""
+
+    mode: str
+    class_names: frozenset[str] = frozenset()
+    max_boxes: int | None = None
+
+    @classmethod
+    def of(cls, record: dict | None) -> AnswerSpec | None:
+        """From `ProvisionedDetector.answer_spec()` (what the master sends workers); None for
+        BINARY and COUNT, or no record."""
+        if not record or record.get("mode") not in ("MULTI_CLASS", "BOUNDING_BOX"):
+            return None
+        most = record.get("max")
+        return cls(
+            record["mode"],
+            frozenset(str(c) for c in record.get("class_names") or ()),
+            int(most) if most is not None and record["mode"] == "BOUNDING_BOX" else None,
+        )
+
+    def problem(self, label: Any, rois: Any) -> str | None:
+        """Why an answer's label and ROIs do not fit the mode (None when they do)."""
+        if self.mode == "MULTI_CLASS":
+            if not isinstance(label, str) or (self.class_names and label not in self.class_names):
+                return "label is not one of the detector's classes"
+            return None
+        if label not in BBOX_LABELS:
+            return "not a bounding-box label"
+        if rois is None:
+            rois = ()
+        if not isinstance(rois, list | tuple):
+            return "rois is not a list"
+        if label == BBOX_FOUND and not rois:
+            return "BOUNDING_BOX answer without boxes"
+        if label == BBOX_NONE and rois:
+            return "NO_OBJECTS answer with boxes"
+        if self.max_boxes is not None and len(rois) > self.max_boxes:
+            return "more boxes than the detector's maximum"
+        return None
+
+
+def _roi_ok(roi: Any) -> bool:
+    """A JSON ROI: a label and a geometry with left/top/right/bottom."""
+    if not isinstance(roi, dict):
+        return False
+    geometry = roi.get("geometry")
+    return isinstance(geometry, dict) and all(
+        isinstance(geometry.get(k), int | float) for k in ("left", "top", "right", "bottom")
+    )
+
+
 def category_for_status(status: int) -> str:
     """The error category of a non-2xx HTTP status (0: no answer)."""
     if status == 0:
@@ -58,8 +117,9 @@ def category_for_status(status: int) -> str:
     return "bad_response"  # 1xx/3xx where an answer was expected
 
 
-def check_answer(answer: dict, detector_id: str) -> Outcome:
-    """Check a parsed 2xx image-query body: for `detector_id`, answered by the edge."""
+def check_answer(answer: dict, detector_id: str, spec: AnswerSpec | None = None) -> Outcome:
+    """Check a parsed 2xx image-query body: for `detector_id`, answered by the edge (and in
+    the shape of `spec`'s mode)."""
     if not isinstance(answer, dict):
         return Outcome(200, "bad_response", "answer is not a JSON object")
     if answer.get("detector_id") != detector_id:
@@ -69,10 +129,19 @@ def check_answer(answer: dict, detector_id: str) -> Outcome:
         return Outcome(200, "not_from_edge", "answer has no result")
     if result.get("from_edge") is not True:
         return Outcome(200, "not_from_edge", "answer did not come from the edge")
+    if spec is not None:
+        rois = answer.get("rois")
+        problem = spec.problem(result.get("label"), rois)
+        if problem is None and rois and not all(_roi_ok(r) for r in rois):
+            problem = "an ROI has no geometry"
+        if problem is not None:
+            return Outcome(200, "bad_answer", problem)
     return Outcome(200, None)
 
 
-def check_http_answer(status: int, body: bytes | None, detector_id: str) -> Outcome:
+def check_http_answer(
+    status: int, body: bytes | None, detector_id: str, spec: AnswerSpec | None = None
+) -> Outcome:
     """Check a raw HTTP answer: status, then the JSON body."""
     if not 200 <= status < 300:
         return Outcome(status, category_for_status(status), f"HTTP {status}")
@@ -80,7 +149,7 @@ def check_http_answer(status: int, body: bytes | None, detector_id: str) -> Outc
         answer = json.loads(body or b"")
     except ValueError:
         return Outcome(status, "bad_response", "body is not JSON")
-    outcome = check_answer(answer, detector_id)
+    outcome = check_answer(answer, detector_id, spec)
     outcome.status = status
     return outcome
 
@@ -122,16 +191,16 @@ def _exception_chain(exc: BaseException) -> list[BaseException]:
     return chain
 
 
-def submit_sdk(gl: Any, detector_id: str, jpeg: bytes) -> Outcome:
+def submit_sdk(gl: Any, detector_id: str, jpeg: bytes, spec: AnswerSpec | None = None) -> Outcome:
     """One image query through the SDK, checked. Never raises for an endpoint problem."""
     try:
         image_query = gl.submit_image_query(detector_id, jpeg, **SUBMIT_KWARGS)
     except Exception as exc:  # the SDK raises many types; each maps to a category
         return classify_exception(exc)
-    return check_sdk_answer(image_query, detector_id)
+    return check_sdk_answer(image_query, detector_id, spec)
 
 
-def check_sdk_answer(image_query: Any, detector_id: str) -> Outcome:
+def check_sdk_answer(image_query: Any, detector_id: str, spec: AnswerSpec | None = None) -> Outcome:
     """Check an SDK `ImageQuery` the way `check_answer` checks a JSON body."""
     if getattr(image_query, "detector_id", None) != detector_id:
         return Outcome(200, "wrong_detector", "answer is for another detector")
@@ -140,6 +209,13 @@ def check_sdk_answer(image_query: Any, detector_id: str) -> Outcome:
         return Outcome(200, "not_from_edge", "answer has no result")
     if getattr(result, "from_edge", None) is not True:
         return Outcome(200, "not_from_edge", "answer did not come from the edge")
+    if spec is not None:
+        rois = getattr(image_query, "rois", None)
+        problem = spec.problem(getattr(result, "label", None), rois)
+        if problem is None and rois and not all(getattr(r, "geometry", None) for r in rois):
+            problem = "an ROI has no geometry"
+        if problem is not None:
+            return Outcome(200, "bad_answer", problem)
     return Outcome(200, None)
 
 

@@ -1,13 +1,17 @@
 """Pre-generated synthetic images for image queries, unique per request without re-encoding.
 
-Two kinds, as in the original load tests:
-    BINARY  a black or white canvas with a timestamp; the detector asks "Is the image background
-            black?", so black is YES and white is NO.
-    COUNT   circles of random colours on a canvas of another random colour; the answer is the
-            number of circles, and each circle has an ROI (normalised bounding box). Circles
-            never overlap or touch (a gap of ~2 % of the diagonal between them) and stand out
-            from the canvas, so the picture itself shows the answer: counting separate blobs
-            gives it.
+One kind per detector mode (`edgeload.modes`), as in the original load tests:
+    BINARY        a black or white canvas with a timestamp; the detector asks "Is the image
+                  background black?", so black is YES and white is NO.
+    COUNT         circles of random colours on a canvas of another random colour; the answer is
+                  the number of circles, and each circle has an ROI (normalised bounding box).
+                  Circles never overlap or touch (a gap of ~2 % of the diagonal between them)
+                  and stand out from the canvas, so the picture itself shows the answer:
+                  counting separate blobs gives it.
+    MULTI_CLASS   one class name (a number "0".."n-1") written large on a coloured canvas; the
+                  answer is that class name.
+    BOUNDING_BOX  the COUNT picture (0..n circles); the answer is BOUNDING_BOX with one ROI per
+                  circle, or NO_OBJECTS for an empty canvas.
 
 Encoding a 640x480 JPEG costs milliseconds, far too much per request. An `ImagePool` encodes a
 handful of variants once per process and makes every request's bytes unique by writing a
@@ -16,6 +20,7 @@ start-of-image marker: decoders ignore comments, so the picture (and its expecte
 unchanged, while the bytes, and so any hash- or byte-keyed cache, differ on every request.
 
 The same comment states the image's truth first, `edgeload:count=3;label=NO;clarity=0.412;`
+(MULTI_CLASS images add `class=<index>`)
 then `<token>:<counter>` (`;`-separated key=value fields after `edgeload:`; parts without `=`
 are not fields). The simulated endpoint answers from these fields without decoding the image
 (`edgeload.sim.answers`); a real endpoint ignores the comment. `clarity` is how far the
@@ -25,6 +30,7 @@ it from pixels, so both ways give the same answer and confidence.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import math
@@ -36,10 +42,12 @@ from datetime import datetime
 
 from PIL import Image, ImageDraw, ImageFont, ImageStat
 
-MODES = ("BINARY", "COUNT")
-BINARY_QUERY = "Is the image background black?"
-COUNT_CLASS_NAME = "circle"
-COUNT_MAX = 10
+from edgeload import modes as modes_module
+
+MODES = modes_module.MODES
+BINARY_QUERY = modes_module.BINARY_QUERY
+COUNT_CLASS_NAME = modes_module.OBJECT_CLASS_NAME
+COUNT_MAX = modes_module.COUNT_MAX
 
 _SOI = b"\xff\xd8"
 _COM = b"\xff\xfe"
@@ -66,7 +74,9 @@ class SyntheticImage:
     """An encoded image and the answer a correct detector gives for it."""
 
     jpeg: bytes
-    answer: str | int  # "YES"/"NO" for BINARY, the number of circles for COUNT
+    # "YES"/"NO" for BINARY, the number of circles for COUNT, the class name for MULTI_CLASS,
+    # BOUNDING_BOX / NO_OBJECTS for BOUNDING_BOX (with the boxes in `rois`)
+    answer: str | int
     rois: tuple[RegionOfInterest, ...] = ()
     width: int = 0
     height: int = 0
@@ -121,10 +131,17 @@ def _mean_label(image: Image.Image) -> str:
 
 
 def truth_comment(
-    *, label: str | None = None, count: int | None = None, clarity: float | None = None
+    *,
+    label: str | None = None,
+    count: int | None = None,
+    clarity: float | None = None,
+    class_index: int | None = None,
 ) -> bytes:
-    """The comment text stating an image's truth: `edgeload:count=3;label=NO;clarity=0.412`."""
+    """The comment text stating an image's truth: `edgeload:count=3;label=NO;clarity=0.412`
+    (`class=2;` first for a MULTI_CLASS image)."""
     parts = []
+    if class_index is not None:
+        parts.append(b"class=%d" % class_index)
     if count is not None:
         parts.append(b"count=%d" % count)
     if label is not None:
@@ -212,6 +229,70 @@ def make_count_image(
     return SyntheticImage(_encode_jpeg(image), n, tuple(rois), width, height, truth)
 
 
+def make_multiclass_image(
+    width: int, height: int, rng: random.Random, *, index: int | None = None, n: int = 4
+) -> SyntheticImage:
+    """Class `index` (random if None) of `n`: its name, a number, written large in a colour
+    that stands out from a random canvas. The answer is the class name."""
+    if n < 1:
+        raise ValueError(f"a multi-class image needs at least one class, got {n}")
+    index = rng.randrange(n) if index is None else index
+    name = modes_module.class_names(n)[index]
+    canvas = _random_colour(rng)
+    image = Image.new("RGB", (width, height), canvas)
+    draw = ImageDraw.Draw(image)
+    font = _sized_font(max(8, int(height * 0.6)))
+    left, top, right, bottom = draw.textbbox((0, 0), name, font=font)
+    x = max(0, (width - (right - left)) // 2 - left + rng.randint(-width // 10, width // 10))
+    y = max(0, (height - (bottom - top)) // 2 - top + rng.randint(-height // 10, height // 10))
+    draw.text((x, y), name, fill=_distinct_colour(rng, canvas), font=font)
+    truth = truth_comment(class_index=index, label=_mean_label(image), clarity=_clarity(image))
+    return SyntheticImage(_encode_jpeg(image), name, (), width, height, truth)
+
+
+def _sized_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without FreeType: the small bitmap font
+        return ImageFont.load_default()
+
+
+def make_bounding_box_image(
+    width: int,
+    height: int,
+    rng: random.Random,
+    *,
+    count: int | None = None,
+    max_num: int = 10,
+    class_name: str = COUNT_CLASS_NAME,
+) -> SyntheticImage:
+    """The COUNT picture with 0..max_num circles; the answer is the label a bounding-box
+    detector is given for it (BOUNDING_BOX with the circles' ROIs, or NO_OBJECTS)."""
+    made = make_count_image(
+        width, height, rng, count=count, max_count=max_num, class_name=class_name
+    )
+    label = modes_module.BBOX_FOUND if made.rois else modes_module.BBOX_NONE
+    return dataclasses.replace(made, answer=label)
+
+
+def make_image(
+    mode: str, width: int, height: int, rng: random.Random, *, key: int = 0, n: int | None = None
+) -> SyntheticImage:
+    """One synthetic image of a mode. `key` varies the picture the way the image pools do
+    (BINARY alternates black and white, MULTI_CLASS cycles through the classes); `n` is the
+    mode's size (classes, max boxes; the mode's default if None)."""
+    if mode == "BINARY":
+        return make_binary_image(width, height, rng, black=key % 2 == 0)
+    if mode == "COUNT":
+        return make_count_image(width, height, rng)
+    size = n if n is not None else modes_module.SPECS[mode].default_n
+    if mode == "MULTI_CLASS":
+        return make_multiclass_image(width, height, rng, index=key % size, n=size)
+    if mode == "BOUNDING_BOX":
+        return make_bounding_box_image(width, height, rng, max_num=size)
+    raise ValueError(f"unknown detector mode {mode!r}; use one of {', '.join(MODES)}")
+
+
 def with_comment(jpeg: bytes, comment: bytes) -> bytes:
     """The same JPEG with a COM segment holding `comment` right after the SOI marker."""
     if not jpeg.startswith(_SOI):
@@ -236,7 +317,14 @@ class ImagePool:
     """
 
     def __init__(
-        self, mode: str, width: int, height: int, *, variants: int = 8, seed: int | None = None
+        self,
+        mode: str,
+        width: int,
+        height: int,
+        *,
+        variants: int = 8,
+        seed: int | None = None,
+        n: int | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown detector mode {mode!r}; use one of {', '.join(MODES)}")
@@ -249,11 +337,11 @@ class ImagePool:
         # random per pool (not from `seed`), so that two processes never send the same bytes
         self.token = os.urandom(4).hex()
         self._variants: list[_Variant] = []
+        if mode in ("MULTI_CLASS",) and n is not None:
+            variants = max(variants, n)  # every class is in the pool
         for i in range(max(1, variants)):
-            if mode == "BINARY":  # alternate, so both answers are always in the pool
-                image = make_binary_image(width, height, rng, black=(i % 2 == 0))
-            else:
-                image = make_count_image(width, height, rng)
+            # BINARY alternates, so both answers are always in the pool
+            image = make_image(mode, width, height, rng, key=i, n=n)
             # the truth first, then the per-request part: `edgeload:count=3;...;<token>:<n>`
             prefix = (image.truth or TRUTH_PREFIX) + b";" + self.token.encode() + b":"
             comment_len = len(prefix) + 12

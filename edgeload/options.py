@@ -23,9 +23,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from edgeload import modes
 from edgeload.errors import UsageError
 
-DETECTOR_MODES = ("BINARY", "COUNT")
+DETECTOR_MODES = modes.MODES  # the one definition: edgeload.modes
 DETECTOR_ID_PATTERN = re.compile(r"^det_[A-Za-z0-9]{27}$")
 MAX_IMAGE_SIDE = 10_000
 _SIZE_PATTERN = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
@@ -251,9 +252,39 @@ DETECTOR_MODE = Option(
     "--detector-mode",
     CHOICE,
     "BINARY",
-    "detector mode",
+    "detector mode: BINARY (YES/NO), COUNT (up to 10 circles), MULTI_CLASS (--num-classes), "
+    "BOUNDING_BOX (--max-num-bboxes)",
     choices=DETECTOR_MODES,
     positional="MODE",
+)
+NUM_CLASSES = Option(
+    "--num-classes",
+    INT,
+    None,
+    f"MULTI_CLASS only: classes of the detector (default: {modes.SPECS['MULTI_CLASS'].default_n})",
+    minimum=modes.SPECS["MULTI_CLASS"].min_n,
+    maximum=modes.SPECS["MULTI_CLASS"].max_n,
+    metavar="N",
+)
+MAX_NUM_BBOXES = Option(
+    "--max-num-bboxes",
+    INT,
+    None,
+    f"BOUNDING_BOX only: most objects (boxes) the detector reports per image (default: "
+    f"{modes.SPECS['BOUNDING_BOX'].default_n})",
+    minimum=modes.SPECS["BOUNDING_BOX"].min_n,
+    maximum=modes.SPECS["BOUNDING_BOX"].max_n,
+    metavar="N",
+)
+MAX_PIPELINE_CONFIG_CHARS = 100  # the API's bound on a detector's edge_pipeline_config
+EDGE_PIPELINE_CONFIG = Option(
+    "--edge-pipeline-config",
+    TEXT,
+    None,
+    "create the detector(s) with this edge pipeline config (a name, as the Groundlight API "
+    "takes it) and wait until the edge's status page says it runs exactly that config "
+    "(default: the mode's default edge pipeline)",
+    metavar="NAME",
 )
 NUM_DETECTORS = Option(
     "--num-detectors",
@@ -440,6 +471,32 @@ def to_command_line(values: dict[str, Any], options: Iterable[Option]) -> list[s
         else:
             argv += [option.flag, _text_of(value) if not isinstance(value, str) else value]
     return argv
+
+
+def mode_size(values: dict[str, Any]) -> int | None:
+    """The size `n` of the run's detectors (classes of MULTI_CLASS, max boxes of BOUNDING_BOX;
+    None for BINARY and COUNT) from --num-classes / --max-num-bboxes, or the mode's default.
+    UsageError when a size is given to a mode it does not apply to."""
+    mode = values["detector_mode"]
+    n = None
+    for option in (NUM_CLASSES, MAX_NUM_BBOXES):
+        given = values.get(option.dest)
+        if given is not None:
+            n = modes.resolve_n(mode, given, flag=option.flag)
+    return modes.resolve_n(mode, n)
+
+
+def edge_pipeline_config(values: dict[str, Any]) -> str | None:
+    """--edge-pipeline-config, checked: one line of at most 100 characters, or None."""
+    value = values.get("edge_pipeline_config")
+    if value is None:
+        return None
+    if len(value) > MAX_PIPELINE_CONFIG_CHARS or any(ord(c) < 32 for c in value):
+        raise UsageError(
+            f"{EDGE_PIPELINE_CONFIG.flag} must be one line of at most "
+            f"{MAX_PIPELINE_CONFIG_CHARS} characters, got {_shown(value)}"
+        )
+    return value
 
 
 def image_sizes(values: dict[str, Any]) -> list[tuple[int, int]]:

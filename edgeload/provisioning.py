@@ -3,15 +3,22 @@ wait until the edge endpoint serves them.
 
     provision_detector(gl, mode="BINARY", image_size=(640, 480))  -> ProvisionedDetector
     provision_detectors(gl, 3, mode="COUNT", image_size=(640, 480)) -> [ProvisionedDetector]
+    provision_detectors(gl, 1, mode="MULTI_CLASS", mode_size=3,
+                        edge_pipeline_config="NAME")              -> [ProvisionedDetector]
 
 Steps, each with a timeout, a progress line every few seconds, and a one-line error:
 1. get or create the detector by a stable name per mode and image size
-   (`edgeload-binary-640x480`, then `-2`, `-3`, ... for more detectors), or use a given id;
+   (`edgeload-binary-640x480`, then `-2`, `-3`, ... for more detectors; MULTI_CLASS and
+   BOUNDING_BOX names add their size `-n3`, and an edge pipeline config adds `-p<hash>`), or use
+   a given id; a detector is created through the SDK's call for its mode (`edgeload.modes`),
+   with the edge pipeline config when one is asked for;
 2. if it is not trained enough (at least MIN_LABELS labels and a projected balanced accuracy
    above MIN_ACCURACY, from the cloud's evaluation), submit labelled synthetic images
    asynchronously, label them with the right answer, and wait for training;
 3. submit image queries until the edge answers one itself, and (where the endpoint publishes
-   it) until the edge runs the cloud's current pipeline config; record that config.
+   it) until the edge runs the cloud's current pipeline config; record that config. With an
+   edge pipeline config asked for, the edge's status page must say it runs exactly that config
+   (compared as YAML): never assumed, however the edge answers.
 
 The endpoint's status data (`/status/metrics.json`) is read here too: `fetch_pipeline_config`
 and `fetch_endpoint_images`.
@@ -19,6 +26,7 @@ and `fetch_endpoint_images`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
@@ -30,16 +38,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeload import images as images_module
+from edgeload import modes as modes_module
 from edgeload.errors import RunError, UsageError
 from edgeload.target import Target, one_line, redact
 from edgeload.wait import Progress, Wait, retry
 
-MODES = ("BINARY", "COUNT")
+MODES = modes_module.MODES
 # The questions the synthetic images of edgeload.images answer.
-QUERIES = {
-    "BINARY": images_module.BINARY_QUERY,
-    "COUNT": f"How many {images_module.COUNT_CLASS_NAME}s are in the image?",
-}
+QUERIES = {mode: spec.query for mode, spec in modes_module.SPECS.items()}
 COUNT_CLASS_NAME = images_module.COUNT_CLASS_NAME
 COUNT_MAX_COUNT = images_module.COUNT_MAX
 MIN_LABELS = 30
@@ -92,6 +98,16 @@ class ProvisionedDetector:
     image_size: tuple[int, int] | None = None
     labels: int | None = None
     projected_accuracy: float | None = None
+    # MULTI_CLASS: the class names; BOUNDING_BOX: max boxes (mode_size); None otherwise
+    class_names: list[str] | None = None
+    mode_size: int | None = None
+    # the edge pipeline config asked for (--edge-pipeline-config), None for the default; when
+    # set, pipeline_config is what the edge's status page said it runs, and equals it
+    edge_pipeline_config: str | None = None
+
+    def answer_spec(self) -> dict:
+        """What an answer for this detector must look like (`edgeload.clients.AnswerSpec`)."""
+        return {"mode": self.mode, "class_names": self.class_names, "max": self.mode_size}
 
     def as_record(self) -> dict:
         """JSON-able description for logs and result files."""
@@ -107,21 +123,61 @@ class ProvisionedDetector:
             "image_size": list(self.image_size) if self.image_size else None,
             "labels": self.labels,
             "projected_accuracy": self.projected_accuracy,
+            **(
+                {"class_names": self.class_names, "mode_size": self.mode_size}
+                if self.mode_size is not None
+                else {}
+            ),
+            **(
+                {
+                    "edge_pipeline_config_requested": self.edge_pipeline_config,
+                    "edge_pipeline_config_verified": self.pipeline_config_confirmed
+                    and same_pipeline_config(self.pipeline_config, self.edge_pipeline_config),
+                }
+                if self.edge_pipeline_config is not None
+                else {}
+            ),
         }
 
 
-def detector_name(mode: str, image_size: tuple[int, int], index: int = 0) -> str:
-    """The stable name of the `index`-th edgeload detector for a mode and image size."""
+def detector_name(
+    mode: str,
+    image_size: tuple[int, int],
+    index: int = 0,
+    *,
+    mode_size: int | None = None,
+    edge_pipeline_config: str | None = None,
+) -> str:
+    """The stable name of the `index`-th edgeload detector for a mode and image size (and the
+    mode's size, and an edge pipeline config: other values, other detectors)."""
     width, height = image_size
-    base = f"edgeload-{mode.lower()}-{width}x{height}"
+    base = f"edgeload-{mode.lower().replace('_', '-')}-{width}x{height}"
+    if mode_size is not None:
+        base += f"-n{mode_size}"
+    if edge_pipeline_config is not None:
+        base += f"-p{pipeline_config_hash(edge_pipeline_config)}"
     return base if index == 0 else f"{base}-{index + 1}"
 
 
+def pipeline_config_hash(config: str) -> str:
+    """A short stable hash of a pipeline config (for detector names)."""
+    return hashlib.sha256(config.encode()).hexdigest()[:12]
+
+
+def same_pipeline_config(a: str | None, b: str | None) -> bool:
+    """Whether two pipeline configs are the same, compared as YAML (a name is a YAML string)."""
+    if a is None or b is None:
+        return a is b
+    import yaml
+
+    try:
+        return yaml.safe_load(a) == yaml.safe_load(b)
+    except yaml.YAMLError:
+        return a.strip() == b.strip()
+
+
 def check_mode(mode: str) -> str:
-    value = str(mode).upper()
-    if value not in MODES:
-        raise UsageError(f"unknown detector mode {mode!r}: use one of {', '.join(MODES)}")
-    return value
+    return modes_module.check_mode(mode)
 
 
 def check_image_size(image_size: Sequence[int]) -> tuple[int, int]:
@@ -147,6 +203,8 @@ def provision_detector(
     poll_s: float = 2.0,
     progress_every_s: float = 5.0,
     target: Any = None,
+    mode_size: int | None = None,
+    edge_pipeline_config: str | None = None,
 ) -> ProvisionedDetector:
     """One detector ready for load (see the module docstring). `target` (an
     `edgeload.target.Target`) lets it read the edge's pipeline config from the status page."""
@@ -163,6 +221,8 @@ def provision_detector(
         poll_s=poll_s,
         progress_every_s=progress_every_s,
         target=target,
+        mode_size=mode_size,
+        edge_pipeline_config=edge_pipeline_config,
     )[0]
 
 
@@ -181,11 +241,20 @@ def provision_detectors(
     progress_every_s: float = 5.0,
     target: Any = None,
     wait_for_edge: bool = True,
+    mode_size: int | None = None,
+    edge_pipeline_config: str | None = None,
 ) -> list[ProvisionedDetector]:
     """`n` detectors ready for load. Training and edge waits run for all detectors at once;
     `timeout_s` bounds each wait. `wait_for_edge=False` stops after training (for scenarios
-    that measure how the edge brings detectors up)."""
+    that measure how the edge brings detectors up).
+
+    `mode_size`: classes of MULTI_CLASS, max boxes of BOUNDING_BOX detectors (the mode's
+    default if None; a given detector id's own size when None, else it must match).
+    `edge_pipeline_config`: create the detectors with it and wait until the edge's status page
+    says it runs it (a given or reused detector must have it already)."""
     mode = check_mode(mode)
+    given_size = modes_module.resolve_n(mode, mode_size)  # UsageError for a bad size
+    size_for_new = given_size
     size = check_image_size(image_size)
     if n < 1:
         raise UsageError(f"number of detectors must be at least 1, got {n}")
@@ -194,7 +263,6 @@ def provision_detectors(
     if not timeout_s > 0:
         raise UsageError(f"provisioning timeout must be positive, got {timeout_s!r}")
     token = _token_of(gl)
-    images = images or synthetic_labelled_images(mode, size)
     waiter = dict(poll_s=poll_s, progress_every_s=progress_every_s, progress=progress)
 
     try:
@@ -205,17 +273,40 @@ def provision_detectors(
                 size=size,
                 detector_id=detector_ids[i] if detector_ids else None,
                 name=(names[i] if names and i < len(names) else None)
-                or detector_name(mode, size, i),
+                or detector_name(
+                    mode,
+                    size,
+                    i,
+                    mode_size=size_for_new,
+                    edge_pipeline_config=edge_pipeline_config,
+                ),
                 progress=progress,
+                mode_size=size_for_new,
+                size_given=mode_size is not None,
+                edge_pipeline_config=edge_pipeline_config,
             )
             for i in range(n)
         ]
+        shapes = [_shape_of(d, mode) for d in detectors]
+        if images is None:
+            class_names, most = shapes[0]
+            images = synthetic_labelled_images(mode, size, mode_size=most, class_names=class_names)
+        if edge_pipeline_config is not None:
+            _check_configured_edge_pipeline(gl, detectors, edge_pipeline_config)
         labels: dict[str, int] = {}
         accuracy: dict[str, float | None] = {}
         _train(gl, detectors, images, timeout_s, labels, accuracy, **waiter)
         configs: dict[str, PipelineConfig] = {}
         if wait_for_edge:
-            configs = _wait_for_edge(gl, detectors, images, timeout_s, target=target, **waiter)
+            configs = _wait_for_edge(
+                gl,
+                detectors,
+                images,
+                timeout_s,
+                target=target,
+                edge_pipeline_config=edge_pipeline_config,
+                **waiter,
+            )
     except (UsageError, RunError) as exc:
         raise type(exc)(redact(str(exc), token)) from None
     except Exception as exc:  # SDK and network errors: one line, never the token
@@ -233,9 +324,41 @@ def provision_detectors(
             image_size=size,
             labels=labels.get(d.id),
             projected_accuracy=accuracy.get(d.id),
+            class_names=shape[0],
+            mode_size=shape[1],
+            edge_pipeline_config=edge_pipeline_config,
         )
-        for d in detectors
+        for d, shape in zip(detectors, shapes, strict=True)
     ]
+
+
+def _shape_of(detector: Any, mode: str) -> tuple[list[str] | None, int | None]:
+    """(class names, size) of a detector from its mode configuration: MULTI_CLASS (its class
+    names, their number), BOUNDING_BOX (None, max boxes), (None, None) for the others."""
+    config = getattr(detector, "mode_configuration", None) or {}
+    if not isinstance(config, dict):
+        config = getattr(config, "__dict__", {}) or {}
+    if mode == "MULTI_CLASS":
+        names = [str(c) for c in config.get("class_names") or []]
+        return names, len(names)
+    if mode == "BOUNDING_BOX":
+        most = config.get("max_num_bboxes")
+        return None, int(most) if most else modes_module.SPECS[mode].default_n
+    return None, None
+
+
+def _check_configured_edge_pipeline(gl: Any, detectors: list[Any], wanted: str) -> None:
+    """Each detector's edge pipeline config, as the cloud gives it to edges, must be `wanted`
+    (a reused detector may have been changed since); where the cloud does not say, the edge's
+    status page is the judge later."""
+    for detector in detectors:
+        configured = cloud_pipeline_config(gl, detector.id)
+        if configured is not None and not same_pipeline_config(configured, wanted):
+            raise RunError(
+                f"detector {detector.id} ({detector.name}) has the edge pipeline config "
+                f"{one_line(configured, 60)!r} in the cloud, not {wanted!r}: it was changed after "
+                "creation; rename or delete it, or pass another detector"
+            )
 
 
 @dataclass(frozen=True)
@@ -278,6 +401,9 @@ def _get_or_create(
     detector_id: str | None,
     name: str,
     progress: Progress,
+    mode_size: int | None = None,
+    size_given: bool = False,
+    edge_pipeline_config: str | None = None,
 ) -> Any:
     from groundlight import NotFoundError
 
@@ -292,6 +418,7 @@ def _get_or_create(
                 f"detector {detector_id} is a {detector_mode} detector, not {mode}: "
                 "give a detector of the mode under test"
             )
+        _check_size(detector, mode, mode_size if size_given else None)
         progress(f"using detector {detector.id} ({detector.name})")
         return detector
     try:
@@ -306,22 +433,44 @@ def _get_or_create(
                 f"detector {name!r} ({detector.id}) exists with another query: "
                 "rename or delete it, or pass its id explicitly"
             )
+        _check_size(detector, mode, mode_size)
         progress(f"using detector {detector.id} ({name})")
         return detector
+    # the edge pipeline config travels only when one is asked for: the default request is
+    # the seed's, unchanged
+    extra = {"edge_pipeline_config": edge_pipeline_config} if edge_pipeline_config else {}
+    query = QUERIES[mode]
     if mode == "COUNT":
-        detector = _patiently(
-            lambda: gl.create_counting_detector(
-                name, QUERIES[mode], COUNT_CLASS_NAME, max_count=COUNT_MAX_COUNT
-            ),
-            "POST detector",
-            progress,
+        create = lambda: gl.create_counting_detector(  # noqa: E731
+            name, query, COUNT_CLASS_NAME, max_count=COUNT_MAX_COUNT, **extra
+        )
+    elif mode == "MULTI_CLASS":
+        names = modes_module.class_names(mode_size or modes_module.SPECS[mode].default_n)
+        create = lambda: gl.create_multiclass_detector(name, query, names, **extra)  # noqa: E731
+    elif mode == "BOUNDING_BOX":
+        most = mode_size or modes_module.SPECS[mode].default_n
+        create = lambda: gl.create_bounding_box_detector(  # noqa: E731
+            name, query, modes_module.OBJECT_CLASS_NAME, max_num_bboxes=most, **extra
         )
     else:
-        detector = _patiently(
-            lambda: gl.create_detector(name, QUERIES[mode]), "POST detector", progress
-        )
+        create = lambda: gl.create_detector(name, query, **extra)  # noqa: E731
+    detector = _patiently(create, "POST detector", progress)
     progress(f"created detector {detector.id} ({name})")
     return detector
+
+
+def _check_size(detector: Any, mode: str, wanted: int | None) -> None:
+    """An existing MULTI_CLASS / BOUNDING_BOX detector must have the size asked for."""
+    if wanted is None or modes_module.SPECS[mode].size_flag is None:
+        return
+    _, size = _shape_of(detector, mode)
+    if size != wanted:
+        flag = modes_module.SPECS[mode].size_flag
+        raise UsageError(
+            f"detector {detector.id} ({detector.name}) has {size} "
+            f"{modes_module.SPECS[mode].size_what}, not {flag} {wanted}: give its size, "
+            "or another detector"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -520,9 +669,11 @@ def _wait_for_edge(
     poll_s: float,
     progress_every_s: float,
     progress: Progress,
+    edge_pipeline_config: str | None = None,
 ) -> dict[str, PipelineConfig]:
     """Submit image queries until each detector gets an edge answer and the edge runs the
     cloud's current pipeline config (when both are known). Returns detector id -> config.
+    With `edge_pipeline_config`, the edge's status page must say it runs exactly that one.
 
     While the status page says a detector's edge inference is still `initializing`, the image
     query (which the edge escalates to the cloud until its pod is ready) is sent only every
@@ -579,7 +730,20 @@ def _wait_for_edge(
                 continue
             on_edge = edge_configs.get(det_id)
             wanted = expected.get(det_id)
-            if on_edge is not None and wanted is not None and on_edge != wanted:
+            if edge_pipeline_config is not None:
+                if on_edge is None:
+                    state[det_id] = (
+                        "the edge answers, but its status page does not say which pipeline "
+                        f"config it runs (waiting for {edge_pipeline_config!r})"
+                    )
+                    continue
+                if not same_pipeline_config(on_edge, edge_pipeline_config):
+                    state[det_id] = (
+                        f"the edge runs pipeline config {one_line(on_edge, 40)!r}, not "
+                        f"{edge_pipeline_config!r} (updating)"
+                    )
+                    continue
+            elif on_edge is not None and wanted is not None and on_edge != wanted:
                 state[det_id] = "edge answers, but runs an older pipeline config (updating)"
                 continue
             configs[det_id] = _provenance(on_edge, wanted)
@@ -589,7 +753,13 @@ def _wait_for_edge(
             return configs
         wait.pause(
             timed_out=lambda waiting=pending: (
-                f"the edge did not serve the detectors within {timeout_s:g} s ("
+                f"the edge did not serve the detectors within {timeout_s:g} s"
+                + (
+                    f" with edge pipeline config {edge_pipeline_config!r}"
+                    if edge_pipeline_config is not None
+                    else ""
+                )
+                + " ("
                 + "; ".join(f"{d}: {state.get(d, 'no answer')}" for d in sorted(waiting))
                 + "); check the endpoint's /status page and inference pods"
             ),
@@ -715,23 +885,36 @@ def endpoint_images(metrics: dict) -> dict:
 # labelled images for priming
 
 
-def synthetic_labelled_images(mode: str, image_size: Sequence[int]) -> LabelledImages:
+def synthetic_labelled_images(
+    mode: str,
+    image_size: Sequence[int],
+    *,
+    mode_size: int | None = None,
+    class_names: Sequence[str] | None = None,
+) -> LabelledImages:
     """index -> (JPEG bytes, right answer, ROIs) for priming, from `edgeload.images` (the same
     pictures the load users send): BINARY alternates black and white canvases, COUNT draws a
-    random number of circles. A few distinct images are made once and reused."""
+    random number of circles, MULTI_CLASS cycles through the classes (answer: the class name,
+    `class_names[i]` for a detector with names of its own), BOUNDING_BOX draws 0..mode_size
+    circles (answer BOUNDING_BOX with one ROI per circle, or NO_OBJECTS). A few distinct images
+    are made once and reused."""
     mode = check_mode(mode)
     width, height = check_image_size(image_size)
+    if class_names:
+        mode_size = len(class_names)
+    size = modes_module.resolve_n(mode, mode_size) if mode_size is not None else None
+    distinct = max(12, size or 0) if mode == "MULTI_CLASS" else 12
     cache: dict[int, tuple[bytes, str | int, list]] = {}
 
     def image(index: int) -> tuple[bytes, str | int, list]:
-        key = index % 12
+        key = index % distinct
         if key not in cache:
             rng = random.Random(key)
-            if mode == "BINARY":
-                made = images_module.make_binary_image(width, height, rng, black=key % 2 == 0)
-            else:
-                made = images_module.make_count_image(width, height, rng)
-            cache[key] = (made.jpeg, made.answer, list(made.rois))
+            made = images_module.make_image(mode, width, height, rng, key=key, n=size)
+            answer = made.answer
+            if mode == "MULTI_CLASS" and class_names:
+                answer = class_names[int(answer)]
+            cache[key] = (made.jpeg, answer, list(made.rois))
         return cache[key]
 
     return image

@@ -110,6 +110,10 @@ ERROR_CATEGORIES = {
     "not_from_edge": "200, but the answer came from the cloud, not the edge",
     "wrong_detector": "200, but the answer is for another detector",
     "bad_response": "200, but the body could not be parsed as an image query",
+    "bad_answer": (
+        "200, but the answer does not have the detector mode's shape (a multi-class label "
+        "outside the detector's classes, a bounding-box label or ROIs that do not fit)"
+    ),
     "client": "the load generator itself failed to send the request",
     "dropped": (
         "open model (--arrival-rate): the arrival found every in-flight slot busy and was not "

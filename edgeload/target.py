@@ -12,6 +12,7 @@ here goes through `redact()`.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import ssl
@@ -394,6 +395,9 @@ def make_sdk(
     """
     from groundlight import ExperimentalApi
 
+    # The SDK parses MULTI_CLASS and BOUNDING_BOX results as binary ones and warns about their
+    # labels ("Unrecognized internal label") on every answer: expected, so kept quiet.
+    logging.getLogger("groundlight.binary_labels").setLevel(logging.ERROR)
     client = ExperimentalApi.__new__(ExperimentalApi)
     sdk_verify = client._verify_connectivity  # bound to the class's method
 

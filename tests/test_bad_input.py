@@ -77,6 +77,37 @@ CASES = [
     Case("throughput unknown client", TP + ["--client", "grpc"], ["grpc", "sdk, http"]),
     Case("throughput bad detector id", TP + ["--detector-id", "det_nope"], ["det_nope"]),
     Case("throughput bad --processes", TP + ["--processes", "0"], ["--processes"]),
+    Case(
+        "throughput one class",
+        ["throughput", "MULTI_CLASS", "--num-classes", "1"],
+        ["--num-classes", "at least 2"],
+    ),
+    Case(
+        "throughput classes for BINARY",
+        TP + ["--num-classes", "3"],
+        ["--num-classes", "does not apply to BINARY"],
+    ),
+    Case(
+        "throughput boxes for MULTI_CLASS",
+        ["throughput", "MULTI_CLASS", "--max-num-bboxes", "3"],
+        ["--max-num-bboxes", "MULTI_CLASS"],
+    ),
+    Case(
+        "throughput boxes for COUNT",
+        ["throughput", "COUNT", "--max-num-bboxes", "3"],
+        ["--max-num-bboxes", "COUNT"],
+    ),
+    Case(
+        "throughput too many boxes",
+        ["throughput", "BOUNDING_BOX", "--max-num-bboxes", "51"],
+        ["--max-num-bboxes", "at most 50"],
+    ),
+    Case("throughput classes not a number", TP + ["--num-classes", "three"], ["--num-classes"]),
+    Case(
+        "throughput pipeline config too long",
+        TP + ["--edge-pipeline-config", "x" * 101],
+        ["--edge-pipeline-config", "100 characters"],
+    ),
     Case("fps unknown mode", ["fps", "MULTICLASS"], ["MULTICLASS"]),
     Case("fps zero iterations", ["fps", "BINARY", "--iterations", "0"], ["--iterations"]),
     Case("fps bad image size", ["fps", "BINARY", "--image-size", "640by480"], ["640by480"]),
@@ -361,8 +392,14 @@ def our_error_lines(proc: subprocess.CompletedProcess) -> list[str]:
         ("throughput.py", ["--max-clients", "0"], {}, "--max-clients"),
         ("throughput.py", [], real("https://edge.groundlight.ai"), "Groundlight cloud"),
         ("fps.py", ["--iterations", "0"], {}, "--iterations"),
+        ("throughput.py", ["--num-classes", "3"], {}, "--num-classes"),
     ],
-    ids=["throughput bad option", "throughput cloud endpoint", "fps bad option"],
+    ids=[
+        "throughput bad option",
+        "throughput cloud endpoint",
+        "fps bad option",
+        "throughput size for BINARY",
+    ],
 )
 def test_locustfiles_refuse_bad_input_before_any_load(locustfile, args, env, word, tmp_path):
     proc = locust(locustfile, *args, env=env, cwd=tmp_path)

@@ -1,7 +1,9 @@
 """The simulator's own admin API under /_sim/ on the edge port (no real box has it).
 
 GET /_sim/health, GET /_sim/state (detectors, pods, versions, counters, where the Kubernetes API
-and the cloud listen), GET|POST /_sim/faults, POST /_sim/new-model, POST /_sim/down. Never
+and the cloud listen), GET|POST /_sim/faults, POST /_sim/new-model, POST /_sim/down,
+POST /_sim/edge-pipeline-config (`{"detector_id", "edge_pipeline_config"}`: the detector's edge
+pipeline config changes, as an admin would change it in the cloud; the edge rolls it out). Never
 faulted, so a test can always reach it. With a token (always when the simulator listens
 beyond loopback), every route but /_sim/health needs it in the `x-edgeload-admin-token`
 header: otherwise anyone on the network could take the endpoint down.
@@ -51,6 +53,7 @@ class Admin:
             ("POST", "/_sim/faults"): self._set_faults,
             ("POST", "/_sim/new-model"): self._new_model,
             ("POST", "/_sim/down"): self._down,
+            ("POST", "/_sim/edge-pipeline-config"): self._edge_pipeline_config,
         }
 
     async def handle(self, req: Request) -> Response:
@@ -104,6 +107,23 @@ class Admin:
             if not isinstance(det_id, str):
                 return json_response({"detail": 'expected {"detector_id": "det_..."}'}, 400)
             version, config = self.cloud_api.cloud.new_model(det_id)
+        except FaultError as exc:
+            return json_response({"detail": str(exc)}, 400)
+        except CloudError as exc:
+            body = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail}
+            return json_response(body, exc.status)
+        return json_response(
+            {"detector_id": det_id, "model_version": version, "pipeline_config": config}
+        )
+
+    async def _edge_pipeline_config(self, req: Request) -> Response:
+        try:
+            body = _json_object(req)
+            det_id = body.get("detector_id")
+            if not isinstance(det_id, str):
+                raise FaultError('expected {"detector_id": "det_...", "edge_pipeline_config": ...}')
+            config = body.get("edge_pipeline_config")
+            version, config = self.cloud_api.cloud.set_edge_pipeline_config(det_id, config)
         except FaultError as exc:
             return json_response({"detail": str(exc)}, 400)
         except CloudError as exc:

@@ -5,15 +5,18 @@ The truth is a property of the image's content, so that tests and load users can
   scripts' synthetic images and query ("Is the image background black?": black canvas = YES);
 - COUNT: the number of separate objects on a plain background: connected regions whose colour
   differs from the background (the median colour of the border), counted at 1/4 scale;
+- MULTI_CLASS: the class an image shows is known only from its comment (`class=<index>`); an
+  image without one shows class `count` when dark, else class 0;
 - clarity: how far the mean grey level is from the decision boundary (0 = ambiguous, 1 = clear);
   a trained model's confidence grows with it.
 
 Decoding a 640x480 JPEG costs ~0.7 ms even when scaled down, too much for the hot path at
 thousands of requests per second, so results are cached by a digest of the image data that
 leaves out leading JPEG comment (COM) segments: images made unique per request by a comment
-(as edgeload's image pools do) are decoded once per distinct picture. An image may also state its
-truth in a comment `edgeload:label=YES;count=3;clarity=0.9` (`;`-separated key=value fields after
-`edgeload:`, every field optional, other parts ignored); then nothing is decoded. Where the
+(as edgeload's image pools do) are decoded once per distinct picture. An image may also state
+its truth in a comment `edgeload:label=YES;count=3;clarity=0.9;class=2` (`;`-separated
+key=value fields after `edgeload:`, every field optional, other parts ignored); then nothing is
+decoded. Where the
 pixels cannot tell (overlapping objects), only such a comment gives the intended answer.
 """
 
@@ -37,6 +40,7 @@ class Truth:
     count: int
     clarity: float  # 0..1
     digest: int  # crc32 of the bytes, for stable pseudo-random choices
+    class_index: int | None = None  # the class a MULTI_CLASS image shows, where it says
 
 
 _cache: dict[int, Truth] = {}
@@ -93,7 +97,7 @@ def _from_hint(data: bytes, pos: int) -> Truth | None:
     fields = {}
     for part in data[end:stop].decode("ascii").split(";"):
         key, sep, value = part.partition("=")
-        if sep and key.strip() in ("label", "count", "clarity"):
+        if sep and key.strip() in ("label", "count", "clarity", "class"):
             fields[key.strip()] = value.strip()
     if not fields:
         return None
@@ -101,12 +105,15 @@ def _from_hint(data: bytes, pos: int) -> Truth | None:
         label = fields.get("label", "YES").upper()
         count = int(fields.get("count", "1" if label == "YES" else "0"))
         clarity = float(fields.get("clarity", "0.9"))
+        class_index = int(fields["class"]) if "class" in fields else None
     except ValueError:
         return None
     if label not in ("YES", "NO"):
         return None
     digest = zlib.crc32(data[pos:stop])
-    return Truth(label, max(0, count), min(1.0, max(0.0, clarity)), digest)
+    if class_index is not None and class_index < 0:
+        class_index = None
+    return Truth(label, max(0, count), min(1.0, max(0.0, clarity)), digest, class_index)
 
 
 def _from_pixels(data: bytes, digest: int) -> Truth:

@@ -28,12 +28,18 @@ from typing import Any
 
 from edgeload.sim.answers import Truth
 
-MODES = ("BINARY", "COUNT", "MULTI_CLASS")
+MODES = ("BINARY", "COUNT", "MULTI_CLASS", "BOUNDING_BOX")
 RESULT_TYPES = {
     "BINARY": "binary_classification",
     "COUNT": "counting",
     "MULTI_CLASS": "multi_classification",
+    "BOUNDING_BOX": "bounding_box",
 }
+BBOX_LABELS = ("BOUNDING_BOX", "NO_OBJECTS", "GREATER_THAN_MAX", "UNCLEAR")
+# a model result of a BOUNDING_BOX detector carries its ROIs under this key: the image query
+# puts them in its top-level `rois` (where the real API has them), not in `result`
+ROIS_KEY = "_rois"
+MAX_EDGE_PIPELINE_CONFIG = 100  # characters, as the API's detector creation takes it
 # bounded memory: image queries kept for GET / labels (oldest forgotten first)
 MAX_IMAGE_QUERIES = 200_000
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -99,6 +105,10 @@ def image_query_json(
     done_processing: bool,
 ) -> dict:
     """An ImageQuery as the cloud and the edge app serialize it."""
+    rois = None
+    if result is not None and ROIS_KEY in result:
+        rois = result[ROIS_KEY]
+        result = {k: v for k, v in result.items() if k != ROIS_KEY}
     return {
         "metadata": metadata,
         "id": iq_id,
@@ -110,7 +120,7 @@ def image_query_json(
         "result": result,
         "patience_time": patience,
         "confidence_threshold": threshold,
-        "rois": None,
+        "rois": rois,
         "text": None,
         "done_processing": done_processing,
     }
@@ -136,6 +146,9 @@ class CloudDetector:
     last_trained_labels: int = 0
     trained_at: float | None = None  # simulated wall time
     pipeline_config: str = ""
+    # the edge pipeline config the detector was created with (or set to through the admin
+    # API); None: the mode's default pipeline
+    edge_pipeline_config: str | None = None
 
     def to_json(self) -> dict:
         return {
@@ -159,6 +172,10 @@ class CloudDetector:
         return int((self.mode_configuration or {}).get("max_count") or 10)
 
     @property
+    def max_num_bboxes(self) -> int:
+        return int((self.mode_configuration or {}).get("max_num_bboxes") or 10)
+
+    @property
     def class_names(self) -> list[str]:
         return list((self.mode_configuration or {}).get("class_names") or ["A", "B"])
 
@@ -173,6 +190,9 @@ class CloudError(Exception):
 
 
 def _pipeline_config(det: CloudDetector, version: int) -> str:
+    # a detector's own edge pipeline config is what its edge models run, as it was given
+    if det.edge_pipeline_config:
+        return det.edge_pipeline_config
     # YAML text, like the real pipeline configs the status page shows
     kind = (
         "knn-efficientnet"
@@ -185,6 +205,48 @@ def _pipeline_config(det: CloudDetector, version: int) -> str:
         f"model_version: {version}\n"
         f"trained_on_labels: {det.last_trained_labels}\n"
     )
+
+
+def _bbox_result(
+    det: CloudDetector, truth: Truth, confidence: float, right: bool, source: str, edge: bool
+) -> dict:
+    """A bounding-box answer: BOUNDING_BOX with one ROI per object (at most max_num_bboxes;
+    GREATER_THAN_MAX beyond), or NO_OBJECTS. The boxes lie on a grid (the simulator knows how
+    many objects an image shows, not where)."""
+    count = truth.count if right else truth.count + 1
+    most = det.max_num_bboxes
+    shown = min(count, most)
+    if count == 0:
+        label = "NO_OBJECTS"
+    elif count > most:
+        label = "GREATER_THAN_MAX"
+    else:
+        label = "BOUNDING_BOX"
+    class_name = str((det.mode_configuration or {}).get("class_name") or "object")
+    columns = max(1, math.ceil(math.sqrt(shown)))
+    rows = max(1, math.ceil(shown / columns))
+    rois = []
+    for i in range(shown):
+        row, column = divmod(i, columns)
+        left, top = (column + 0.2) / columns, (row + 0.2) / rows
+        right_, bottom = (column + 0.8) / columns, (row + 0.8) / rows
+        geometry = {
+            "left": round(left, 4),
+            "top": round(top, 4),
+            "right": round(right_, 4),
+            "bottom": round(bottom, 4),
+            "x": round((left + right_) / 2, 4),
+            "y": round((top + bottom) / 2, 4),
+        }
+        rois.append({"label": class_name, "score": confidence, "geometry": geometry})
+    return {
+        "confidence": confidence,
+        "source": source,
+        "result_type": None,
+        "from_edge": edge,
+        "label": label,
+        ROIS_KEY: rois,
+    }
 
 
 class Cloud:
@@ -248,8 +310,27 @@ class Cloud:
                 ]
             else:
                 mode_cfg = {"class_names": [str(n) for n in names], "num_classes": len(names)}
+        elif mode == "BOUNDING_BOX":
+            most = mode_cfg.get("max_num_bboxes") if isinstance(mode_cfg, dict) else None
+            if not isinstance(mode_cfg, dict) or not isinstance(mode_cfg.get("class_name"), str):
+                errors["mode_configuration"] = [
+                    "BOUNDING_BOX detectors need mode_configuration.class_name."
+                ]
+            elif most is not None and (not isinstance(most, int) or not 1 <= most <= 50):
+                errors["mode_configuration"] = ["max_num_bboxes must be between 1 and 50."]
+            else:
+                mode_cfg = {"class_name": mode_cfg["class_name"], "max_num_bboxes": most or 10}
         else:
             mode_cfg = None
+        edge_pipeline = body.get("edge_pipeline_config")
+        if edge_pipeline is not None and (
+            not isinstance(edge_pipeline, str)
+            or not edge_pipeline.strip()
+            or len(edge_pipeline) > MAX_EDGE_PIPELINE_CONFIG
+        ):
+            errors["edge_pipeline_config"] = [
+                f"Ensure this field has between 1 and {MAX_EDGE_PIPELINE_CONFIG} characters."
+            ]
         if isinstance(name, str) and name in self._by_name:
             errors["name"] = [f"A detector with name '{name}' already exists."]
         if errors:
@@ -266,6 +347,7 @@ class Cloud:
             group_name=body.get("group_name") or "default",
             metadata=metadata if isinstance(metadata, dict) else None,
             created_at=iso(self.clock.wall()),
+            edge_pipeline_config=edge_pipeline,
         )
         det.pipeline_config = _pipeline_config(det, det.model_version)
         self.detectors[det.id] = det
@@ -381,6 +463,21 @@ class Cloud:
         det.pipeline_config = _pipeline_config(det, det.model_version)
         return det.model_version, det.pipeline_config
 
+    def set_edge_pipeline_config(self, detector_id: str, config: str | None) -> tuple[int, str]:
+        """Give a detector another edge pipeline config (None: the mode's default): a new model
+        version with it, which the edge's model updater rolls out."""
+        det = self.get(detector_id)
+        if config is not None and (
+            not isinstance(config, str)
+            or not config.strip()
+            or len(config) > MAX_EDGE_PIPELINE_CONFIG
+        ):
+            raise CloudError(
+                400, {"edge_pipeline_config": ["Ensure this field has 1 to 100 characters."]}
+            )
+        det.edge_pipeline_config = config
+        return self.new_model(detector_id)
+
     def is_trained(self, det: CloudDetector, version: int | None) -> bool:
         return det.trained_version > 0 and version is not None and version >= det.trained_version
 
@@ -444,6 +541,8 @@ class Cloud:
             return {"YES", "NO", "UNCLEAR"}
         if det.mode == "MULTI_CLASS":
             return set(det.class_names) | {"UNCLEAR"}
+        if det.mode == "BOUNDING_BOX":
+            return set(BBOX_LABELS)
         return None  # COUNT: the label is the count
 
     # -- answers -----------------------------------------------------------------------------
@@ -479,9 +578,13 @@ class Cloud:
                 "count": min(count, det.max_count),
                 "greater_than_max": over,
             }
+        if det.mode == "BOUNDING_BOX":
+            return _bbox_result(det, truth, confidence, right, source, edge)
         if det.mode == "MULTI_CLASS":
             names = det.class_names
-            index = truth.count if truth.label == "YES" else 0
+            index = truth.class_index
+            if index is None:  # an image that does not say: as before
+                index = truth.count if truth.label == "YES" else 0
             if not right:
                 index += 1
             label = names[index % len(names)]

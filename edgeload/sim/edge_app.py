@@ -36,7 +36,7 @@ from typing import Any
 from edgeload.sim import edge_config
 from edgeload.sim.activity import Activity
 from edgeload.sim.answers import image_pixels, image_truth
-from edgeload.sim.cloud import Cloud, IdMaker, image_query_json, iso
+from edgeload.sim.cloud import ROIS_KEY, Cloud, IdMaker, image_query_json, iso
 from edgeload.sim.cloud_api import CloudApi, encode_metadata
 from edgeload.sim.faults import Faults
 from edgeload.sim.http import DROP, Request, Response, json_response, text_response
@@ -600,6 +600,8 @@ def _class_index(info: DetectorInfo, result: dict) -> int:
     """The class index an inference server reports (binary: 0 = YES, 1 = NO)."""
     if info.mode == "COUNT":
         return int(result.get("count") or 0)
+    if info.mode == "BOUNDING_BOX":  # objects found
+        return len(result.get(ROIS_KEY) or ())
     if info.mode == "MULTI_CLASS":
         try:
             return info.class_names.index(result.get("label"))

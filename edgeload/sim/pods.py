@@ -16,7 +16,8 @@ Model (all durations simulated seconds):
   requests), else it stays Pending (Unschedulable); with `oom_kill` it is always scheduled and
   its container is OOMKilled when allocating overflows the GPU (the starting pod dies) or the RAM
   (the largest pod dies), then restarted after a CrashLoopBackOff delay;
-- a started container is Ready `startup_s` later;
+- a started container is Ready `startup_s` later (never, when the profile's
+  `updater.unloadable_pipeline_configs` names its pipeline config);
 - the updater: every `refresh_rate_s` it queues every detector for a check; new detectors are
   queued at once. It handles ONE detector at a time: ask `latest_model`, and when the version or
   pipeline config differs from what is deployed, download (`download_s`), then roll both
@@ -433,7 +434,7 @@ class EdgeBox:
                 due.append(p.terminating_since + grace)
             elif p.restart_at is not None:
                 due.append(p.restart_at)
-            elif p.running and not p.ready:
+            elif p.running and not p.ready and self._loadable(p):
                 due.append(p.started_at + startup)  # type: ignore[operator]
         r = self.rollout
         if r is not None:
@@ -441,6 +442,12 @@ class EdgeBox:
             if r.phase == "downloading":
                 due.append(r.download_done_at)
         return min(due)
+
+    def _loadable(self, pod: Pod) -> bool:
+        """Whether the inference server can load the pod's pipeline config (a profile's
+        `updater.unloadable_pipeline_configs` never becomes Ready)."""
+        unloadable = self.profile.updater.unloadable_pipeline_configs
+        return not unloadable or pod.pipeline_config not in unloadable
 
     def tick(self) -> None:
         """Advance the state to clock.now(), handling every due event at its own time."""
@@ -463,7 +470,12 @@ class EdgeBox:
                     self._remove_pod(pod, t)
             elif pod.restart_at is not None and t >= pod.restart_at:
                 self._start_container(pod, t)
-            elif pod.running and not pod.ready and t >= pod.started_at + startup:  # type: ignore[operator]
+            elif (
+                pod.running
+                and not pod.ready
+                and t >= pod.started_at + startup  # type: ignore[operator]
+                and self._loadable(pod)
+            ):
                 pod.ready = True
                 pod.ready_at = t
                 pod.ready_changed_at = t

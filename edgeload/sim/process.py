@@ -302,6 +302,15 @@ class SimulatedEndpoint:
         """Make the cloud publish a new model version for the detector (triggers a rollout)."""
         return self._admin("POST", "/_sim/new-model", {"detector_id": detector_id})
 
+    def set_edge_pipeline_config(self, detector_id: str, config: str | None) -> dict:
+        """Change a detector's edge pipeline config in the cloud (None: the mode's default);
+        the edge rolls a new model with it out."""
+        return self._admin(
+            "POST",
+            "/_sim/edge-pipeline-config",
+            {"detector_id": detector_id, "edge_pipeline_config": config},
+        )
+
     def down(self, seconds: float) -> dict:
         """Take the endpoint down (connections reset) for `seconds` simulated seconds."""
         return self._admin("POST", "/_sim/down", {"seconds": seconds})

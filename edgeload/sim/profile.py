@@ -141,6 +141,9 @@ class UpdaterSpec:
     download_s: float = _f(5.0)
     switchover_error_s: float = _f(0.0)
     rollout_timeout_s: float = _f(600.0, above=0)
+    # edge pipeline configs the inference server cannot load: their pods start but never
+    # become Ready, so the edge never serves a model with one of them
+    unloadable_pipeline_configs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

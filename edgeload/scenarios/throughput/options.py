@@ -104,6 +104,9 @@ ENDPOINT_DOWN = Option(
 
 OPTIONS: tuple[Option, ...] = (
     opt.DETECTOR_MODE,
+    opt.NUM_CLASSES,
+    opt.MAX_NUM_BBOXES,
+    opt.EDGE_PIPELINE_CONFIG,
     MAX_CLIENTS,
     STEP_SIZE,
     TIME_BETWEEN_RAMP,
@@ -158,6 +161,16 @@ class Inputs:
     step_settle_seconds: float = DEFAULT_SETTLE_S
     endpoint_down_seconds: float = DEFAULT_ENDPOINT_DOWN_S
     exit_code_on_error: int = 1  # Locust's: failed requests fail the run unless it is 0
+    # MULTI_CLASS / BOUNDING_BOX size as given (None: the mode's default, or a given detector's
+    # own), and the edge pipeline config asked for; recorded only when set
+    num_classes: int | None = None
+    max_num_bboxes: int | None = None
+    edge_pipeline_config: str | None = None
+
+    @property
+    def mode_size(self) -> int | None:
+        """The size given for the detectors' mode (--num-classes / --max-num-bboxes)."""
+        return self.num_classes if self.num_classes is not None else self.max_num_bboxes
 
     def client_rate(self) -> float:
         """Requests/s of one client (user): paced, or its share of the arrival rate."""
@@ -171,6 +184,9 @@ class Inputs:
 
     def as_record(self) -> dict:
         record = dict(self.__dict__)
+        for key in ("num_classes", "max_num_bboxes", "edge_pipeline_config"):
+            if record[key] is None:  # BINARY and COUNT runs record what they always did
+                del record[key]
         record["detector_ids"] = list(self.detector_ids)
         record["detector_id"] = ",".join(self.detector_ids) or None
         return record
@@ -208,6 +224,8 @@ def validate_inputs(namespace: Any) -> Inputs:
             "no load generator sends that; lower one of them"
         )
     (width, height) = sizes[0]
+    opt.mode_size(values)  # UsageError for a size the mode does not take
+    edge_pipeline_config = opt.edge_pipeline_config(values)
     slo = parse_slo(values["latency_slo"])
     parse_thresholds(values["fail_if"], "throughput")  # UsageError now, not after the run
     return Inputs(
@@ -232,6 +250,9 @@ def validate_inputs(namespace: Any) -> Inputs:
         step_settle_seconds=values["step_settle_seconds"],
         endpoint_down_seconds=values["endpoint_down_seconds"],
         exit_code_on_error=_exit_code_on_error(namespace),
+        num_classes=values["num_classes"],
+        max_num_bboxes=values["max_num_bboxes"],
+        edge_pipeline_config=edge_pipeline_config,
         **model,
     )
 

@@ -64,6 +64,24 @@ MASTER_FINAL_REPORT_WAIT_S = 4.0  # a worker's last stats report may come up to 
 # the run (master or local process)
 
 
+def edge_pipeline_provenance(requested: str, detectors: list[Any]) -> dict:
+    """The run metadata's record of an asked-for edge pipeline config: what each detector's
+    edge said it runs, and where that was read."""
+    from edgeload.provisioning import METRICS_PATH, same_pipeline_config
+
+    served = {d.id: d.pipeline_config for d in detectors}
+    return {
+        "requested": requested,
+        "verified": bool(detectors)
+        and all(
+            d.pipeline_config_confirmed and same_pipeline_config(d.pipeline_config, requested)
+            for d in detectors
+        ),
+        "source": f"the edge's status page ({METRICS_PATH} detector_details.pipeline_config)",
+        "served": served,
+    }
+
+
 class ThroughputRun:
     """One throughput run of a master or local process: its log, samplers and end."""
 
@@ -136,9 +154,11 @@ class ThroughputRun:
         from edgeload.target import make_sdk
 
         inputs = self.inputs
+        pipeline = inputs.edge_pipeline_config
         say(
             f"provisioning {inputs.num_detectors} {inputs.detector_mode} detector(s) for "
             f"{inputs.image_width}x{inputs.image_height} images"
+            + (f" with edge pipeline config {pipeline!r}" if pipeline else "")
         )
         gl = make_sdk(self.target, retries=False)
         try:
@@ -151,6 +171,8 @@ class ThroughputRun:
                 timeout_s=inputs.provision_timeout,
                 progress=say,
                 target=self.target,
+                mode_size=inputs.mode_size,
+                edge_pipeline_config=inputs.edge_pipeline_config,
             )
         finally:
             try:
@@ -174,6 +196,12 @@ class ThroughputRun:
             "height": self.inputs.image_height,
             "unique_per_request": True,
         }
+        if self.detectors and self.detectors[0].mode_size is not None:
+            self.metadata["images"]["mode_size"] = self.detectors[0].mode_size
+        if self.inputs.edge_pipeline_config is not None:
+            self.metadata["edge_pipeline_config"] = edge_pipeline_provenance(
+                self.inputs.edge_pipeline_config, self.detectors
+            )
 
     def publish_to_workers(self) -> None:
         """What workers need, carried by Locust's spawn message (custom parsed options)."""
@@ -183,6 +211,8 @@ class ThroughputRun:
         options.edgeload_master_id = MASTER_ID  # a worker serves one master only
         self.sink.run_id = self.run_id
         options.edgeload_detectors = [d.id for d in self.detectors]
+        # what each detector's answers look like (MULTI_CLASS classes, BOUNDING_BOX maximum)
+        options.edgeload_answers = {d.id: d.answer_spec() for d in self.detectors}
         options.edgeload_target_kind = self.target.kind
         # TLS as the master verified it: workers on other machines get the CA itself
         options.edgeload_verify_tls = self.target.verify_tls

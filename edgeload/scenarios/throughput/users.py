@@ -67,6 +67,8 @@ class ProcessContext:
     target_kind: str
     pool_size: int
     slots_per_client: int | None = None  # open model: in-flight slots of one user
+    # detector id -> the shape of its answers (MULTI_CLASS, BOUNDING_BOX); absent: as always
+    answers: dict[str, clients.AnswerSpec | None] = field(default_factory=dict)
     verify_tls: bool = True
     ca_bundle: str | None = None
     ramp: RampState = field(default_factory=RampState)
@@ -192,13 +194,20 @@ def process_context(environment: Any) -> ProcessContext:
 
         client_rate, slots = client_load(inputs)
         max_clients = inputs["max_clients"]
+        records = getattr(options, "edgeload_answers", None) or {}
+        answers = {det: clients.AnswerSpec.of(records.get(det)) for det in detectors}
+        sizes = [r.get("max") for r in records.values() if isinstance(r, dict)]
         context = ProcessContext(
             client_kind=inputs["client"],
             requests_per_second=client_rate,
             slots_per_client=slots,
             detectors=detectors,
+            answers=answers,
             images=ImagePool(
-                inputs["detector_mode"], inputs["image_width"], inputs["image_height"]
+                inputs["detector_mode"],
+                inputs["image_width"],
+                inputs["image_height"],
+                n=next((n for n in sizes if n), None),
             ),
             url=environment.host,
             target_kind=str(getattr(options, "edgeload_target_kind", "real")),
@@ -247,6 +256,7 @@ class EdgeQueryUser(FastHttpUser):
         self.interval = 1.0 / self.shared.requests_per_second
         offset = max(0, getattr(environment.runner, "worker_index", 0))
         self.detector_id = self.shared.next_detector(offset)
+        self.answer_spec = self.shared.answers.get(self.detector_id)
         self.use_sdk = self.shared.client_kind == "sdk"
         self.gl = self.shared.sdk() if self.use_sdk else None
         self.request = clients.EdgeRequest(self.detector_id, self.shared.token)
@@ -321,7 +331,7 @@ class EdgeQueryUser(FastHttpUser):
 
     def _submit_sdk(self, jpeg: bytes, context: dict) -> None:
         start, latency_ms, outcome = clients.timed(
-            clients.submit_sdk, self.gl, self.detector_id, jpeg
+            clients.submit_sdk, self.gl, self.detector_id, jpeg, self.answer_spec
         )
         context["status"] = outcome.status
         context["error"] = outcome.error
@@ -353,7 +363,9 @@ class EdgeQueryUser(FastHttpUser):
             if status == 0 and error is not None:
                 outcome = clients.classify_exception(error)
             else:
-                outcome = clients.check_http_answer(status, response.content, self.detector_id)
+                outcome = clients.check_http_answer(
+                    status, response.content, self.detector_id, self.answer_spec
+                )
             sent = response.request_meta["context"]
             sent["status"] = outcome.status
             sent["error"] = outcome.error
