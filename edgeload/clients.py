@@ -242,10 +242,18 @@ class HttpSubmitter:
     `edgeload.http.HttpClient` (urllib3, one kept-alive connection, the target's TLS settings,
     no retries). A dropped connection is reopened on the next submission, never retried."""
 
-    def __init__(self, target: Any, detector_id: str, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        target: Any,
+        detector_id: str,
+        timeout_s: float = REQUEST_TIMEOUT_S,
+        *,
+        spec: AnswerSpec | None = None,
+    ) -> None:
         from edgeload.http import HttpClient
 
         self.detector_id = detector_id
+        self.spec = spec
         self.request = EdgeRequest(detector_id, target.token)
         self._http = HttpClient.for_target(
             target, timeout_s=timeout_s, pool_size=1, headers=self.request.headers
@@ -265,7 +273,7 @@ class HttpSubmitter:
             return Outcome(0, "connection", "connection failed")
         except Exception as exc:  # the client itself failed: categorised, never raised
             return classify_exception(exc)
-        return check_http_answer(response.status, response.body, self.detector_id)
+        return check_http_answer(response.status, response.body, self.detector_id, self.spec)
 
     def close(self) -> None:
         self._http.close()

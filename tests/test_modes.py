@@ -292,6 +292,23 @@ def test_throughput_runs_each_new_mode_end_to_end(tmp_path, args, size):
     assert header["metadata"]["images"]["mode_size"] == size
 
 
+@pytest.mark.parametrize("client", ["http", "sdk"])
+def test_fps_runs_a_new_mode_with_a_verified_edge_pipeline_config(tmp_path, client):
+    result = run_edgeload(
+        "fps", "MULTI_CLASS", "--num-classes", "3", "--edge-pipeline-config", "fast-knn",
+        "--image-size", "64x48", "--warmup-iterations", "3", "--iterations", "20",
+        "--client", client, "--sim-profile", "zero-latency", "--sim-time-scale", "20",
+        out=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    header = header_of(tmp_path)
+    assert header["inputs"]["mode_size"] == 3
+    assert header["inputs"]["edge_pipeline_config"] == "fast-knn"
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    results = json.loads((run_dir / "load_test_results.json").read_text())
+    assert results["verdict"] == "pass" and results["outputs"]["summary"]["average_fps"] > 0
+
+
 def test_throughput_records_the_verified_edge_pipeline_config(tmp_path):
     result = run_edgeload(
         "throughput", "BINARY", "--edge-pipeline-config", "fast-knn", *SHORT, out=tmp_path

@@ -61,6 +61,9 @@ FAIL_IF = replace(
 
 OPTIONS: tuple[Option, ...] = (
     opt.DETECTOR_MODE,
+    opt.NUM_CLASSES,
+    opt.MAX_NUM_BBOXES,
+    opt.EDGE_PIPELINE_CONFIG,
     opt.IMAGE_WIDTH,
     opt.IMAGE_HEIGHT,
     IMAGE_SIZES,
@@ -95,9 +98,15 @@ class Inputs:
     provision_timeout: float
     ca_bundle: str | None = None
     fail_if: str | None = None
+    # MULTI_CLASS / BOUNDING_BOX: the detector's size n; the edge pipeline config asked for
+    mode_size: int | None = None
+    edge_pipeline_config: str | None = None
 
     def as_record(self) -> dict[str, Any]:
         record = dict(self.__dict__)
+        for key in ("mode_size", "edge_pipeline_config"):
+            if record[key] is None:  # BINARY and COUNT runs record what they always did
+                del record[key]
         record["image_sizes"] = [f"{w}x{h}" for w, h in self.image_sizes]
         return record
 
@@ -118,6 +127,8 @@ def validate_inputs(namespace: Any) -> Inputs:
         )
     parse_thresholds(values["fail_if"], "fps")  # UsageError now, not after the run
     return Inputs(
+        mode_size=opt.mode_size(values),  # UsageError for a size the mode does not take
+        edge_pipeline_config=opt.edge_pipeline_config(values),
         detector_mode=values["detector_mode"],
         image_sizes=sizes,
         warmup_iterations=values["warmup_iterations"],

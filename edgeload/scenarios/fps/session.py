@@ -331,21 +331,25 @@ def provision_for_size(session: FpsSession, size: tuple[int, int]) -> Any:
         target=session.target,
         # an embedded simulator answers status polls in microseconds: poll it often
         poll_s=0.25 if simulated else 2.0,
+        mode_size=session.inputs.mode_size,
+        edge_pipeline_config=session.inputs.edge_pipeline_config,
     )
 
 
 def default_submitter(session: FpsSession, detector: Any, size: tuple[int, int]) -> Submitter:
     """(prepare, submit) for the chosen client (`edgeload.clients`): `prepare` takes the next
     pre-generated image (unique bytes, untimed); `submit` sends it and checks the answer."""
-    from edgeload.clients import HttpSubmitter, submit_sdk
+    from edgeload.clients import AnswerSpec, HttpSubmitter, submit_sdk
     from edgeload.images import ImagePool
 
-    pool = ImagePool(session.inputs.detector_mode, size[0], size[1])
+    n = getattr(detector, "mode_size", None)
+    pool = ImagePool(session.inputs.detector_mode, size[0], size[1], n=n)
+    spec = AnswerSpec.of(detector.answer_spec()) if hasattr(detector, "answer_spec") else None
 
     def prepare() -> bytes:
         return pool.next()[0]
 
     if session.inputs.client == "http":
-        return prepare, HttpSubmitter(session.target, detector.id)
+        return prepare, HttpSubmitter(session.target, detector.id, spec=spec)
     gl, detector_id = session.gl, detector.id
-    return prepare, lambda jpeg: submit_sdk(gl, detector_id, jpeg)
+    return prepare, lambda jpeg: submit_sdk(gl, detector_id, jpeg, spec)
