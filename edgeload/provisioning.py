@@ -673,78 +673,25 @@ def _wait_for_edge(
 ) -> dict[str, PipelineConfig]:
     """Submit image queries until each detector gets an edge answer and the edge runs the
     cloud's current pipeline config (when both are known). Returns detector id -> config.
-    With `edge_pipeline_config`, the edge's status page must say it runs exactly that one.
-
-    While the status page says a detector's edge inference is still `initializing`, the image
-    query (which the edge escalates to the cloud until its pod is ready) is sent only every
-    ASK_WHILE_INITIALIZING_S: the status page is what is polled in between."""
+    With `edge_pipeline_config`, the edge's status page must say it runs exactly that one."""
     status = target if target is not None else status_target_of(gl)
     settle_s = getattr(target, "edge_readiness_cache_s", EDGE_READINESS_CACHE_S)
-    not_edge_at: dict[str, float] = {}  # when each detector last got an answer not from the edge
+    asker = _EdgeAsker(gl, images, settle_s)
     pending = {d.id for d in detectors}
-    state: dict[str, str] = {}  # what each detector waits for, for the progress line
     configs: dict[str, PipelineConfig] = {}
     wait = _wait(timeout_s, poll_s, progress_every_s, progress)
-    asked_at: dict[str, float] = {}
-    attempt = 0
     while True:
         expected = {d: cloud_pipeline_config(gl, d) for d in pending}
         edge_details = _edge_detector_details(status)
-        edge_configs = {
-            det_id: info["pipeline_config"]
-            for det_id, info in edge_details.items()
-            if isinstance(info.get("pipeline_config"), str)
-        }
         for det_id in sorted(pending):
-            if (
-                edge_details.get(det_id, {}).get("status") == "initializing"
-                and det_id in asked_at
-                and time.monotonic() - asked_at[det_id] < ASK_WHILE_INITIALIZING_S
-            ):
-                answered = state.get(det_id, "no answer yet").split("; ")[0]
-                state[det_id] = f"{answered}; the status page says initializing"
+            if not asker.edge_serves(det_id, edge_details.get(det_id, {})):
                 continue
-            asked_at[det_id] = time.monotonic()
-            data = images(10_000 + attempt)[0]
-            attempt += 1
-            try:
-                # threshold 0: a ready inference pod answers itself; otherwise the query is
-                # escalated and comes back from the cloud.
-                answer = gl.submit_image_query(
-                    det_id, data, wait=0, confidence_threshold=0.0, human_review="NEVER"
-                )
-            except Exception as exc:  # 503 while no pod is ready, 500 during a rollout
-                state[det_id] = f"no edge answer yet ({_short_error(exc)})"
-                not_edge_at[det_id] = time.monotonic()
-                continue
-            if not answered_from_edge(answer):
-                state[det_id] = "answers come from the cloud (edge inference not ready)"
-                not_edge_at[det_id] = time.monotonic()
-                continue
-            since = time.monotonic() - not_edge_at.get(det_id, -math.inf)
-            if since < settle_s:
-                state[det_id] = (
-                    f"the edge answers; {settle_s - since:.0f} s more until every edge-app "
-                    "worker's readiness cache has seen the pod ready"
-                )
-                continue
-            on_edge = edge_configs.get(det_id)
+            on_edge = edge_details.get(det_id, {}).get("pipeline_config")
+            on_edge = on_edge if isinstance(on_edge, str) else None
             wanted = expected.get(det_id)
-            if edge_pipeline_config is not None:
-                if on_edge is None:
-                    state[det_id] = (
-                        "the edge answers, but its status page does not say which pipeline "
-                        f"config it runs (waiting for {edge_pipeline_config!r})"
-                    )
-                    continue
-                if not same_pipeline_config(on_edge, edge_pipeline_config):
-                    state[det_id] = (
-                        f"the edge runs pipeline config {one_line(on_edge, 40)!r}, not "
-                        f"{edge_pipeline_config!r} (updating)"
-                    )
-                    continue
-            elif on_edge is not None and wanted is not None and on_edge != wanted:
-                state[det_id] = "edge answers, but runs an older pipeline config (updating)"
+            problem = _pipeline_problem(on_edge, wanted, edge_pipeline_config)
+            if problem:
+                asker.state[det_id] = problem
                 continue
             configs[det_id] = _provenance(on_edge, wanted)
             progress(f"detector {det_id}: the edge answers it ({configs[det_id].describe()})")
@@ -759,16 +706,95 @@ def _wait_for_edge(
                     if edge_pipeline_config is not None
                     else ""
                 )
-                + " ("
-                + "; ".join(f"{d}: {state.get(d, 'no answer')}" for d in sorted(waiting))
-                + "); check the endpoint's /status page and inference pods"
+                + f" ({asker.describe(waiting)}); check the endpoint's /status page and "
+                "inference pods"
             ),
             lines=lambda left, waiting=pending: [
-                f"waiting for the edge to serve {det_id}: {state.get(det_id, 'asking')}; "
-                f"{left:.0f} s left"
+                f"waiting for the edge to serve {det_id}: "
+                f"{asker.state.get(det_id, 'asking')}; {left:.0f} s left"
                 for det_id in sorted(waiting)
             ],
         )
+
+
+class _EdgeAsker:
+    """Asks the edge one image query per detector and poll, and says whether the edge serves
+    the detector: it answered from the edge, and has for longer than the edge app's readiness
+    cache since the last answer that did not come from the edge (EDGE_READINESS_CACHE_S).
+
+    While the status page says a detector's edge inference is still `initializing`, the image
+    query (which the edge escalates to the cloud until its pod is ready) is sent only every
+    ASK_WHILE_INITIALIZING_S: the status page is what is polled in between."""
+
+    def __init__(self, gl: Any, images: LabelledImages, settle_s: float) -> None:
+        self.gl = gl
+        self.images = images
+        self.settle_s = settle_s
+        self.state: dict[str, str] = {}  # what each detector waits for, for the progress line
+        self.asked_at: dict[str, float] = {}
+        self.not_edge_at: dict[str, float] = {}  # its last answer not from the edge
+        self.attempt = 0
+
+    def edge_serves(self, det_id: str, edge_detail: dict) -> bool:
+        if (
+            edge_detail.get("status") == "initializing"
+            and det_id in self.asked_at
+            and time.monotonic() - self.asked_at[det_id] < ASK_WHILE_INITIALIZING_S
+        ):
+            answered = self.state.get(det_id, "no answer yet").split("; ")[0]
+            self.state[det_id] = f"{answered}; the status page says initializing"
+            return False
+        self.asked_at[det_id] = time.monotonic()
+        data = self.images(10_000 + self.attempt)[0]
+        self.attempt += 1
+        try:
+            # threshold 0: a ready inference pod answers itself; otherwise the query is
+            # escalated and comes back from the cloud.
+            answer = self.gl.submit_image_query(
+                det_id, data, wait=0, confidence_threshold=0.0, human_review="NEVER"
+            )
+        except Exception as exc:  # 503 while no pod is ready, 500 during a rollout
+            return self._not_yet(det_id, f"no edge answer yet ({_short_error(exc)})")
+        if not answered_from_edge(answer):
+            return self._not_yet(det_id, "answers come from the cloud (edge inference not ready)")
+        since = time.monotonic() - self.not_edge_at.get(det_id, -math.inf)
+        if since < self.settle_s:
+            self.state[det_id] = (
+                f"the edge answers; {self.settle_s - since:.0f} s more until every edge-app "
+                "worker's readiness cache has seen the pod ready"
+            )
+            return False
+        return True
+
+    def _not_yet(self, det_id: str, why: str) -> bool:
+        self.state[det_id] = why
+        self.not_edge_at[det_id] = time.monotonic()
+        return False
+
+    def describe(self, waiting: set[str]) -> str:
+        return "; ".join(f"{d}: {self.state.get(d, 'no answer')}" for d in sorted(waiting))
+
+
+def _pipeline_problem(
+    on_edge: str | None, wanted: str | None, edge_pipeline_config: str | None
+) -> str | None:
+    """Why an edge that answers does not yet run the pipeline config it should (None: it
+    does, or nothing says otherwise)."""
+    if edge_pipeline_config is not None:
+        if on_edge is None:
+            return (
+                "the edge answers, but its status page does not say which pipeline config it "
+                f"runs (waiting for {edge_pipeline_config!r})"
+            )
+        if not same_pipeline_config(on_edge, edge_pipeline_config):
+            return (
+                f"the edge runs pipeline config {one_line(on_edge, 40)!r}, not "
+                f"{edge_pipeline_config!r} (updating)"
+            )
+        return None
+    if on_edge is not None and wanted is not None and on_edge != wanted:
+        return "edge answers, but runs an older pipeline config (updating)"
+    return None
 
 
 def answered_from_edge(image_query: Any) -> bool:
