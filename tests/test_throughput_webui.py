@@ -369,6 +369,27 @@ def _sample(source, host, t, cpu, gpus=()):
     }
 
 
+def _two_synthetic_steps(env, sink, inputs: dict, t0: float) -> None:
+    """A header, then two 10 s steps (1 then 2 clients at 10/s, 4 timeouts in the second)
+    fired as Locust request events, with endpoint (two GPUs) and generator samples."""
+    sink.write(runlog.header(scenario="throughput", run_id="r1", target=None, inputs=inputs,
+                             metadata={}))  # fmt: skip
+    for step, clients in ((0, 1), (1, 2)):
+        start = t0 + 10 * step
+        sink.write({"type": runlog.STEP, "t": start, "step": step, "clients": clients,
+                    "expected_rps": 10.0 * clients})  # fmt: skip
+        sink.write(runlog.event("step_ready", "", t=start + 0.05, step=step))
+        for i in range(100 * clients):
+            error = "timeout" if step == 1 and i % 50 == 0 else None
+            _fire(env, start + 0.1 + i * 0.098 / clients, 5.0 + i % 7, step=step,
+                  clients=clients, error=error)  # fmt: skip
+        for k in range(10):
+            t = start + k + 0.5
+            sink.write(_sample("endpoint", "edge:30101", t, 20.0 + k, [(10.0, 30), (50, 60)]))
+            sink.write(_sample("generator", "loadgen", t, 5.0 + k))
+        sink.flush()
+
+
 def test_live_view_of_synthetic_events_is_the_reports_table(tmp_path, monkeypatch):
     """Request events fired into a real Environment reach the tab, the JSON route and the CSV
     through a real LogSink and Locust's own web UI (Flask test client); once the run ends,
@@ -398,23 +419,8 @@ def test_live_view_of_synthetic_events_is_the_reports_table(tmp_path, monkeypatc
         path = tmp_path / runlog.LOG_FILENAME
         sink = LogSink(env, LogWriter(path), flush_interval_s=60, on_record=live.add).register()
         inputs = {"max_clients": 2, "step_size": 1, "requests_per_second": 10.0}
-        sink.write(runlog.header(scenario="throughput", run_id="r1", target=None, inputs=inputs,
-                                 metadata={}))  # fmt: skip
         t0 = 1_000_000.0
-        for step, clients in ((0, 1), (1, 2)):
-            start = t0 + 10 * step
-            sink.write({"type": runlog.STEP, "t": start, "step": step, "clients": clients,
-                        "expected_rps": 10.0 * clients})  # fmt: skip
-            sink.write(runlog.event("step_ready", "", t=start + 0.05, step=step))
-            for i in range(100 * clients):
-                error = "timeout" if step == 1 and i % 50 == 0 else None
-                _fire(env, start + 0.1 + i * 0.098 / clients, 5.0 + i % 7, step=step,
-                      clients=clients, error=error)  # fmt: skip
-            for k in range(10):
-                t = start + k + 0.5
-                sink.write(_sample("endpoint", "edge:30101", t, 20.0 + k, [(10.0, 30), (50, 60)]))
-                sink.write(_sample("generator", "loadgen", t, 5.0 + k))
-            sink.flush()
+        _two_synthetic_steps(env, sink, inputs, t0)
 
         data = client.get("/edgeload/live.json").get_json()
         steps = data["steps"]
