@@ -499,6 +499,19 @@ def edge_pipeline_config(values: dict[str, Any]) -> str | None:
     return value
 
 
+# The run-level options every scenario takes and records under the same names.
+RUN_FIELDS = ("output_dir", "sim_profile", "sim_time_scale", "ca_bundle", "fail_if")
+
+
+def run_values(values: dict[str, Any], scenario: str) -> dict[str, Any]:
+    """The run-level fields of a scenario's `Inputs` (RUN_FIELDS), from its parsed values;
+    its --fail-if gates are checked now (UsageError), not after the run."""
+    from edgeload.reporting.gates import parse_thresholds
+
+    parse_thresholds(values["fail_if"], scenario)
+    return {name: values[name] for name in RUN_FIELDS}
+
+
 def image_sizes(values: dict[str, Any]) -> list[tuple[int, int]]:
     """The image sizes of a run: --image-size, else --image-width x --image-height."""
     sizes = values.get("image_size")

@@ -113,7 +113,6 @@ class Inputs:
 
 def validate_inputs(namespace: Any) -> Inputs:
     """The run's options, checked; UsageError (one line, what to fix) for the first bad one."""
-    from edgeload.reporting.gates import parse_thresholds
 
     values = opt.parse_options(namespace, OPTIONS)
     sizes = tuple(opt.image_sizes(values))
@@ -125,8 +124,8 @@ def validate_inputs(namespace: Any) -> Inputs:
             "--detector-id names one detector, which has one image size: give a single "
             "--image-size with it"
         )
-    parse_thresholds(values["fail_if"], "fps")  # UsageError now, not after the run
     return Inputs(
+        **opt.run_values(values, "fps"),
         mode_size=opt.mode_size(values),  # UsageError for a size the mode does not take
         edge_pipeline_config=opt.edge_pipeline_config(values),
         detector_mode=values["detector_mode"],
@@ -136,12 +135,7 @@ def validate_inputs(namespace: Any) -> Inputs:
         client=values["client"],
         detector_id=ids[0] if ids else None,
         config_check_interval=values["config_check_interval"],
-        output_dir=values["output_dir"],
-        sim_profile=values["sim_profile"],
-        sim_time_scale=values["sim_time_scale"],
         provision_timeout=values["provision_timeout"],
-        ca_bundle=values["ca_bundle"],
-        fail_if=values["fail_if"],
     )
 
 

@@ -15,7 +15,6 @@ from typing import Any
 from edgeload import options as opt
 from edgeload.errors import UsageError
 from edgeload.options import FLOAT, TEXT, Option
-from edgeload.reporting.gates import parse_thresholds
 
 MEMORY_PRESSURE = "memory-pressure"
 ROLLOUTS = "rollouts"
@@ -142,8 +141,8 @@ def _is_unset(raw: Any) -> bool:
 
 def shared_inputs(scenario: str, values: dict[str, Any]) -> dict[str, Any]:
     """The `Inputs` fields every pod scenario fills the same way from its parsed values."""
-    parse_thresholds(values["fail_if"], scenario)  # UsageError now, not after the run
     return {
+        **opt.run_values(values, scenario),
         "scenario": scenario,
         "num_detectors": values["num_detectors"],
         "detector_mode": values["detector_mode"],
@@ -151,11 +150,6 @@ def shared_inputs(scenario: str, values: dict[str, Any]) -> dict[str, Any]:
         "connect_timeout": values["connect_timeout"],
         "k8s": values["k8s"],
         "iteration_interval": values["iteration_interval"],
-        "output_dir": values["output_dir"],
-        "sim_profile": values["sim_profile"],
-        "sim_time_scale": values["sim_time_scale"],
-        "ca_bundle": values["ca_bundle"],
-        "fail_if": values["fail_if"],
     }
 
 

@@ -15,7 +15,6 @@ from typing import Any
 from edgeload import options as opt
 from edgeload.errors import UsageError
 from edgeload.options import FLOAT, INT, TEXT, Option
-from edgeload.reporting.gates import parse_thresholds
 from edgeload.scenarios.throughput.analysis import DEFAULT_ENDPOINT_DOWN_S
 from edgeload.scenarios.throughput.steps import DEFAULT_SETTLE_S, parse_slo
 
@@ -227,8 +226,8 @@ def validate_inputs(namespace: Any) -> Inputs:
     opt.mode_size(values)  # UsageError for a size the mode does not take
     edge_pipeline_config = opt.edge_pipeline_config(values)
     slo = parse_slo(values["latency_slo"])
-    parse_thresholds(values["fail_if"], "throughput")  # UsageError now, not after the run
     return Inputs(
+        **opt.run_values(values, "throughput"),
         detector_mode=values["detector_mode"],
         max_clients=max_clients,
         step_size=step_size,
@@ -240,13 +239,8 @@ def validate_inputs(namespace: Any) -> Inputs:
         detector_ids=detector_ids,
         num_detectors=num_detectors,
         system_sample_interval_seconds=values["system_sample_interval_seconds"],
-        output_dir=values["output_dir"],
-        sim_profile=values["sim_profile"],
-        sim_time_scale=values["sim_time_scale"],
         provision_timeout=values["provision_timeout"],
-        ca_bundle=values["ca_bundle"],
         latency_slo=slo.text if slo else None,
-        fail_if=values["fail_if"],
         step_settle_seconds=values["step_settle_seconds"],
         endpoint_down_seconds=values["endpoint_down_seconds"],
         exit_code_on_error=_exit_code_on_error(namespace),
