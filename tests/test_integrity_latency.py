@@ -115,8 +115,10 @@ def test_open_model_keeps_its_schedule_and_counts_dropped_arrivals(tmp_path):
 
     # the reporter counts drops as failures and leaves them out of the latencies
     step = outputs["steps"][0]
-    # the step is measured from when its clients all ran (plus the settle time)
-    inside = column["t"] >= step_record["t"] + step["measured_from_s"]
+    # the step is measured from when its clients all ran (plus the settle time) to its
+    # planned end (arrivals after it, while the run stopped, are not the step's rate)
+    window_start = step_record["t"] + step["measured_from_s"]
+    inside = (column["t"] >= window_start) & (column["t"] < window_start + step["duration_s"])
     assert step["step_requests"] == logged and step["requests"] == inside.sum()
     assert step["dropped"] == (dropped & inside).sum()
     assert step["successes"] == step["requests"] - (dropped & inside).sum()
