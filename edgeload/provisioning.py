@@ -437,7 +437,7 @@ def _get_or_create(
         progress(f"using detector {detector.id} ({name})")
         return detector
     # the edge pipeline config travels only when one is asked for: the default request is
-    # the seed's, unchanged
+    # the upstream scripts', unchanged
     extra = {"edge_pipeline_config": edge_pipeline_config} if edge_pipeline_config else {}
     query = QUERIES[mode]
     if mode == "COUNT":
