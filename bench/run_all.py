@@ -164,16 +164,16 @@ Row = tuple[str, str, str, str, str]  # benchmark, figure, measured, target, met
 
 
 @dataclass
-class Outcome:
+class Tally:
     rows: list[Row] = field(default_factory=list)
     documents: list[dict] = field(default_factory=list)  # each benchmark's figures document
     problems: int = 0  # benchmarks that gave no figures
     missed: int = 0  # figures that missed their target
 
 
-def run_each(scripts: list[Path], args: argparse.Namespace, log_dir: Path) -> Outcome:
+def run_each(scripts: list[Path], args: argparse.Namespace, log_dir: Path) -> Tally:
     """Run the benchmarks one after another, collecting their figures as table rows."""
-    outcome = Outcome()
+    outcome = Tally()
     for script in scripts:
         name = script.stem
         if not supports_json(script):

@@ -715,10 +715,6 @@ class EdgeBox:
         died_at = pod.died_at.get(slot.incarnation)
         return died_at is not None and slot.acquired_at + slot.service_s <= died_at
 
-    def queue_length(self, detector_id: str) -> int:
-        det = self.detectors.get(detector_id)
-        return len(det.queue) if det else 0
-
     def enqueue(self, detector_id: str, n_pixels: int, waiter: Waiter) -> bool:
         """Wait for a slot: `waiter(slot)` is called later (or `waiter("failed")` when the pods
         die). Returns False (not queued) when a profile's queue limit is reached (overloaded;

@@ -206,10 +206,6 @@ class Profile:
     endpoint: EndpointSpec = EndpointSpec()
     source: str = ""  # the file it was loaded from ("" for the built-in defaults)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able copy (for the admin API and run metadata)."""
-        return dataclasses.asdict(self)
-
 
 # ---------------------------------------------------------------------------------------------
 # loading

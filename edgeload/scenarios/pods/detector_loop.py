@@ -31,6 +31,7 @@ from typing import Any
 
 from edgeload.errors import UsageError
 from edgeload.scenarios.pods.clock import EndpointClock
+from edgeload.wait import Progress
 
 EDGE = "edge"
 CLOUD = "cloud"
@@ -38,8 +39,6 @@ ERROR = "error"
 KINDS = (EDGE, CLOUD, ERROR)
 
 IMAGE_QUERY_PATH = "/device-api/v1/image-queries"
-
-Progress = Callable[[str], None]
 
 
 # --------------------------------------------------------------------------- classification

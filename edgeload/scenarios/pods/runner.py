@@ -19,7 +19,6 @@ Its clock runs at --sim-time-scale only when the user says so; its pods are watc
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from typing import Any
 
 from edgeload import runlog, verdict
@@ -40,8 +39,7 @@ from edgeload.scenarios.pods.detector_loop import (
 from edgeload.scenarios.pods.observers import Observers
 from edgeload.scenarios.pods.options import DEFAULT_REFRESH_RATE_S, MEMORY_PRESSURE, Inputs
 from edgeload.scenarios.pods.recorder import RunRecorder
-
-Progress = Callable[[str], None]
+from edgeload.wait import Progress
 
 
 def run_scenario(inputs: Inputs, *, progress: Progress = print) -> int:
