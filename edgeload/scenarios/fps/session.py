@@ -46,34 +46,34 @@ ObserverFactory = Callable[[str], Callable[[str, float, float, Any], None]]
 
 
 class RequestBatch:
-    """The request columns of the current step, until they are written as one record."""
+    """The request records of the current step, until they are written as one record.
+
+    Each submission is kept as one row, added with a single append: a Ctrl-C (raised between
+    any two bytecodes) can never leave a half-added request whose columns differ in length."""
 
     def __init__(self) -> None:
-        self.columns: dict[str, list] = {name: [] for name in runlog.REQUEST_COLUMNS}
+        self.rows: list[tuple] = []
 
     def __len__(self) -> int:
-        return len(self.columns["t"])
+        return len(self.rows)
 
     def add(self, t: float, seconds: float, outcome: Any, detector: str, step: int) -> None:
-        c = self.columns
-        c["t"].append(t)
-        c["intended"].append(None)  # back to back: never paced
-        c["latency_ms"].append(seconds * 1e3)
-        c["ok"].append(1 if outcome.ok else 0)
-        c["status"].append(getattr(outcome, "status", 0))
-        c["error"].append(outcome.error)
-        c["detector"].append(detector)
-        c["clients"].append(1)
-        c["step"].append(step)
+        # in runlog.REQUEST_COLUMNS order; intended is None: back to back, never paced
+        row = (t, None, seconds * 1e3, 1 if outcome.ok else 0, getattr(outcome, "status", 0),
+               outcome.error, detector, 1, step)  # fmt: skip
+        self.rows.append(row)
 
     def take(self) -> dict | None:
         """The batch as a `requests` record (None when empty); the batch starts over."""
-        n = len(self)
-        if not n:
+        rows, self.rows = self.rows, []
+        if not rows:
             return None
-        record = {"type": runlog.REQUESTS, "worker": "local", "n": n, **self.columns}
-        self.columns = {name: [] for name in runlog.REQUEST_COLUMNS}
-        return record
+        by_column = zip(*rows, strict=True)
+        columns = {
+            name: list(values)
+            for name, values in zip(runlog.REQUEST_COLUMNS, by_column, strict=True)
+        }
+        return {"type": runlog.REQUESTS, "worker": "local", "n": len(rows), **columns}
 
 
 class FpsSession:
