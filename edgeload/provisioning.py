@@ -454,9 +454,30 @@ def _get_or_create(
         )
     else:
         create = lambda: gl.create_detector(name, query, **extra)  # noqa: E731
-    detector = _patiently(create, "POST detector", progress)
+    try:
+        detector = _patiently(create, "POST detector", progress)
+    except Exception as exc:
+        # Another run (a second load machine, a parallel test) may have created the same name
+        # between our lookup and our POST: the cloud answers 400 "already exists". Use it.
+        if _http_status(exc) != 400:
+            raise
+        try:
+            detector = gl.get_detector_by_name(name)
+        except Exception:  # noqa: BLE001 - the POST's own error says more
+            raise exc from None
+        if detector.query != query:
+            raise
+        _check_size(detector, mode, mode_size)
+        progress(f"using detector {detector.id} ({name}), created at the same time elsewhere")
+        return detector
     progress(f"created detector {detector.id} ({name})")
     return detector
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status of an SDK/API error, when it has one."""
+    status = getattr(exc, "status", None)
+    return status if isinstance(status, int) else None
 
 
 def _check_size(detector: Any, mode: str, wanted: int | None) -> None:

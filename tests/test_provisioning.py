@@ -355,3 +355,29 @@ def test_a_lasting_provisioning_error_is_one_short_line():
         provision_detectors(cloud, 1, mode="BINARY", timeout_s=5, progress=lambda line: None)
     message = str(info.value)
     assert message == "provisioning failed: HTTP 401" and cloud.calls == 1
+
+
+def test_a_detector_created_by_another_run_at_the_same_time_is_used(sim, gl, monkeypatch):
+    """Two load machines (or two runs) provision the same detector name at once: one's POST
+    gets the cloud's 400 "already exists", and that run uses the other's detector."""
+    from groundlight import NotFoundError
+
+    name = "edgeload-race-16x16"
+    theirs = gl.create_detector(name, provisioning.QUERIES["BINARY"])
+    real_lookup = gl.get_detector_by_name
+    lookups = []
+
+    def lookup_before_they_created_it(wanted):
+        lookups.append(wanted)
+        if len(lookups) == 1:
+            raise NotFoundError(f"no detector named {wanted}")
+        return real_lookup(wanted)
+
+    monkeypatch.setattr(gl, "get_detector_by_name", lookup_before_they_created_it)
+    lines: list[str] = []
+    det = provision_detector(
+        gl, mode="BINARY", image_size=(16, 16), name=name, timeout_s=30,
+        progress=lines.append, target=sim_target(sim), **FAST,
+    )  # fmt: skip
+    assert det.id == theirs.id and len(lookups) == 2
+    assert any("created at the same time elsewhere" in line for line in lines), lines
