@@ -430,7 +430,16 @@ def test_a_config_change_makes_the_run_invalid_and_fail(tmp_path, monkeypatch):
 def test_an_edge_that_never_publishes_its_config_is_not_observed_not_passed(tmp_path, monkeypatch):
     fake = FakeEndpoint()
     fake.config = None
-    code, out, run_dir = fake_run(tmp_path, monkeypatch, fake)
+
+    def cloud_config_only(session, size):  # provisioning could record the cloud's only
+        detector = fake_detector(session, size)
+        detector.pipeline_config_source, detector.pipeline_config_confirmed = "cloud", False
+        return detector
+
+    code, out, run_dir = fake_run(tmp_path, monkeypatch, fake, provision=cloud_config_only)
+    # the progress line says what the results say: not confirmed by the edge
+    assert "served by the edge; pipeline config not confirmed: the edge does not publish" in out
+    assert "pipeline config confirmed by the edge" not in out
     results = load_results(run_dir)
     assert code == 0 and results["verdict"] == "pass"  # the FPS still stands
     assert _checks(results)["pipeline config unchanged"]["status"] == "not_observed"

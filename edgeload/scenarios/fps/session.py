@@ -149,10 +149,8 @@ class FpsSession:
         image_size = f"{size[0]}x{size[1]}"
         self.say(f"[{image_size}] provisioning a {self.inputs.detector_mode} detector")
         detector = provision_for_size(self, size)
-        self.say(
-            f"[{image_size}] detector {detector.id} ({detector.name!r}) served by the edge "
-            f"with pipeline config {detector.pipeline_config!r}"
-        )
+        self.say(f"[{image_size}] detector {detector.id} ({detector.name!r}) served by the edge; "
+                 + _pipeline_words(detector))  # fmt: skip
         size_fields = {
             "image_size": image_size,
             "image_width": size[0],
@@ -353,3 +351,18 @@ def default_submitter(session: FpsSession, detector: Any, size: tuple[int, int])
         return prepare, HttpSubmitter(session.target, detector.id, spec=spec)
     gl, detector_id = session.gl, detector.id
     return prepare, lambda jpeg: submit_sdk(gl, detector_id, jpeg, spec)
+
+
+def _pipeline_words(detector: Any) -> str:
+    """The detector's pipeline config as provisioning recorded it, with its provenance (the
+    same words as the results: confirmed by the edge, or only the cloud's)."""
+    from edgeload.provisioning import PipelineConfig
+    from edgeload.target import one_line
+
+    config = getattr(detector, "pipeline_config", None)
+    provenance = PipelineConfig(
+        config,
+        getattr(detector, "pipeline_config_source", "unknown"),
+        bool(getattr(detector, "pipeline_config_confirmed", False)),
+    ).describe()
+    return provenance + (f" ({one_line(config, 80)!r})" if config else "")
