@@ -12,6 +12,7 @@ header: otherwise anyone on the network could take the endpoint down.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 from edgeload.sim.cloud import CloudError
@@ -102,35 +103,19 @@ class Admin:
             return json_response({"detail": str(exc)}, 400)
 
     async def _new_model(self, req: Request) -> Response:
-        try:
-            det_id = _json_object(req).get("detector_id")
-            if not isinstance(det_id, str):
-                return json_response({"detail": 'expected {"detector_id": "det_..."}'}, 400)
-            version, config = self.cloud_api.cloud.new_model(det_id)
-        except FaultError as exc:
-            return json_response({"detail": str(exc)}, 400)
-        except CloudError as exc:
-            body = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail}
-            return json_response(body, exc.status)
-        return json_response(
-            {"detector_id": det_id, "model_version": version, "pipeline_config": config}
+        return _model_change(
+            req,
+            'expected {"detector_id": "det_..."}',
+            lambda det_id, body: self.cloud_api.cloud.new_model(det_id),
         )
 
     async def _edge_pipeline_config(self, req: Request) -> Response:
-        try:
-            body = _json_object(req)
-            det_id = body.get("detector_id")
-            if not isinstance(det_id, str):
-                raise FaultError('expected {"detector_id": "det_...", "edge_pipeline_config": ...}')
-            config = body.get("edge_pipeline_config")
-            version, config = self.cloud_api.cloud.set_edge_pipeline_config(det_id, config)
-        except FaultError as exc:
-            return json_response({"detail": str(exc)}, 400)
-        except CloudError as exc:
-            body = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail}
-            return json_response(body, exc.status)
-        return json_response(
-            {"detector_id": det_id, "model_version": version, "pipeline_config": config}
+        return _model_change(
+            req,
+            'expected {"detector_id": "det_...", "edge_pipeline_config": ...}',
+            lambda det_id, body: self.cloud_api.cloud.set_edge_pipeline_config(
+                det_id, body.get("edge_pipeline_config")
+            ),
         )
 
     async def _down(self, req: Request) -> Response:
@@ -149,3 +134,25 @@ def _json_object(req: Request) -> dict:
     if not isinstance(body, dict):
         raise FaultError("expected a JSON object")
     return body
+
+
+def _model_change(
+    req: Request, usage: str, change: Callable[[str, dict], tuple[int, Any]]
+) -> Response:
+    """A change to one detector's model in the cloud (a new model, another edge pipeline
+    config): {"detector_id", "model_version", "pipeline_config"}, or the error as the cloud
+    gives it."""
+    try:
+        body = _json_object(req)
+        det_id = body.get("detector_id")
+        if not isinstance(det_id, str):
+            raise FaultError(usage)
+        version, config = change(det_id, body)
+    except FaultError as exc:
+        return json_response({"detail": str(exc)}, 400)
+    except CloudError as exc:
+        detail = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail}
+        return json_response(detail, exc.status)
+    return json_response(
+        {"detector_id": det_id, "model_version": version, "pipeline_config": config}
+    )

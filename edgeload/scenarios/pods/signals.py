@@ -28,13 +28,8 @@ class Interrupts:
             self.signal_name = self.signal_name or signal.Signals(signum).name
             raise KeyboardInterrupt
 
-        old_int = signal.signal(signal.SIGINT, handler)
-        old_term = signal.signal(signal.SIGTERM, handler)
-        try:
+        with _handling(handler):
             yield
-        finally:
-            signal.signal(signal.SIGINT, old_int)
-            signal.signal(signal.SIGTERM, old_term)
 
     def interrupted(self) -> str:
         """The signal that ended the run (Ctrl-C when none was caught: a KeyboardInterrupt)."""
@@ -52,6 +47,13 @@ def deferred(say: Callable[[str], None]) -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         say("  writing the report of what was measured; it takes a moment")
 
+    with _handling(handler):
+        yield
+
+
+@contextlib.contextmanager
+def _handling(handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """`handler` for SIGINT and SIGTERM inside the block; the previous handlers after it."""
     old_int = signal.signal(signal.SIGINT, handler)
     old_term = signal.signal(signal.SIGTERM, handler)
     try:
