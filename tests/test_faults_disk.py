@@ -142,3 +142,40 @@ def test_a_disk_that_fills_mid_run_stops_a_pod_scenario_cleanly_with_exit_6(tmp_
     report = edgeload("report", str(copy), "--no-plots")
     assert report.returncode == 0, report.stderr
     assert "interrupted" in report.stdout  # no end record: it could not be written
+
+
+def test_a_write_error_on_a_sampler_thread_reaches_the_run_at_its_end(tmp_path):
+    """A sampler thread only skips a sample that fails; the run's own thread must still learn
+    the log is lost, as the one OutputError (exit 6), not a 'log is closed' crash."""
+    import errno
+    import threading
+
+    from edgeload.errors import OutputError
+    from edgeload.scenarios.pods.clock import EndpointClock
+    from edgeload.scenarios.pods.recorder import RunRecorder
+
+    recorder = RunRecorder(tmp_path, EndpointClock())
+    recorder.write_header(
+        runlog.header(scenario="memory-pressure", run_id="r", target=None, inputs={}, metadata={})
+    )
+
+    def disk_full(*_args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    recorder._writer._file.flush = disk_full  # the next flush meets a full disk
+    failed_on_thread: list[BaseException] = []
+
+    def sampler():
+        try:
+            recorder.sample("memory", ram_used_pct=50.0)
+        except OutputError as exc:
+            failed_on_thread.append(exc)
+
+    thread = threading.Thread(target=sampler)
+    thread.start()
+    thread.join()
+    assert len(failed_on_thread) == 1
+    with pytest.raises(OutputError, match="no space left"):
+        recorder.event("iteration")  # the run's thread meets it at its next write
+    with pytest.raises(OutputError, match="no space left"):
+        recorder.end(runlog.end("completed", "goal reached"))

@@ -137,9 +137,11 @@ def test_reported_p50_is_within_2_ms_of_a_fixed_service_time(tmp_path):
     run_dir, results, _ = run_headless(
         tmp_path,
         *["--client", "http", "--sim-profile", "fixed-latency", "--max-clients", "2"],
-        *["--step-size", "2", "--time-between-ramp", "6", "--requests-per-second", "10"],
+        *["--step-size", "2", "--time-between-ramp", "8", "--requests-per-second", "10"],
     )
     step = results["outputs"]["steps"][0]
+    # 160 are due; a loaded CI host can start the clients a second or two late (99 were seen
+    # in a 6 s step), and 100 still make a p50 that means something
     assert step["requests"] >= 100
     assert step["success_rate"] == 1.0
     p50 = step["latency_p50_ms"]

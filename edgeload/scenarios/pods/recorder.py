@@ -27,12 +27,14 @@ error `not_from_edge` (an answer the edge did not give).
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from edgeload import runlog
+from edgeload.errors import OutputError
 from edgeload.runlog import LogWriter
 from edgeload.scenarios.pods.clock import EndpointClock
 from edgeload.scenarios.pods.detector_loop import CLOUD, EDGE, Answer
@@ -47,16 +49,21 @@ class RunRecorder:
         self._writer = LogWriter(self.path)
         self._lock = threading.Lock()
         self._held: list[dict] | None = []  # records observed before the header
+        # the first write error, kept: it may happen on a sampler thread, which only skips
+        # its sample, so the run's own thread meets it again at its next write (and at the end)
+        self._failure: OutputError | None = None
 
     def write_header(self, header: dict) -> None:
         with self._lock:
             if self._held is None:
                 return
-            self._writer.write(header)
-            for record in self._held:
-                self._writer.write(record)
-            self._held = None
-            self._writer.flush()
+            self._check_failure()
+            with self._noting_failure():
+                self._writer.write(header)
+                for record in self._held:
+                    self._writer.write(record)
+                self._held = None
+                self._writer.flush()
 
     @property
     def header_written(self) -> bool:
@@ -64,14 +71,28 @@ class RunRecorder:
 
     def write(self, record: dict, *, flush: bool = False) -> None:
         with self._lock:
+            self._check_failure()
             if self._writer.closed:
                 return  # after the end record: a late sample of a stopping thread
             if self._held is not None:
                 self._held.append(record)
                 return
-            self._writer.write(record)
-            if flush:
-                self._writer.flush()
+            with self._noting_failure():
+                self._writer.write(record)
+                if flush:
+                    self._writer.flush()
+
+    def _check_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    @contextlib.contextmanager
+    def _noting_failure(self) -> Iterator[None]:
+        try:
+            yield
+        except OutputError as exc:
+            self._failure = exc
+            raise
 
     def wall(self, t: float | None) -> float:
         return self.clock.wall_time(self.clock.now() if t is None else t)
@@ -97,8 +118,10 @@ class RunRecorder:
     def end(self, record: dict) -> None:
         """The end record, then the log is closed."""
         with self._lock:
-            self._writer.write(record)
-            self._writer.close()
+            self._check_failure()
+            with self._noting_failure():
+                self._writer.write(record)
+                self._writer.close()
 
     def close(self) -> None:
         with self._lock:

@@ -141,13 +141,20 @@ class PodRun:
                 self.say(f"failed: {exc}")
             except OutputError:  # the log cannot be written (disk full): exit 6, one line
                 self._stop_threads()
-                self.say(
-                    f"run folder: {self.run_dir} (its log holds what was measured until the "
-                    "write failed: `edgeload report` renders it once there is room)"
-                )
+                self._say_where_the_log_is()
                 raise
         with signals.deferred(self.say):  # a second signal does not cut the end short
-            self._end()
+            try:
+                self._end()
+            except OutputError:  # a sampler thread's write failed; the end record cannot follow
+                self._say_where_the_log_is()
+                raise
+
+    def _say_where_the_log_is(self) -> None:
+        self.say(
+            f"run folder: {self.run_dir} (its log holds what was measured until the "
+            "write failed: `edgeload report` renders it once there is room)"
+        )
 
     def _connect(self) -> None:
         """Wait for the endpoint; its first answer starts the timer. Then the header."""
