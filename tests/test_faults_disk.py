@@ -55,8 +55,9 @@ def test_a_disk_that_fills_mid_run_stops_it_cleanly_with_exit_6(tmp_path):
             "--requests-per-second", "100", "--output-dir", str(disk), *SMALL,
         )  # fmt: skip
         assert result.returncode == verdict.EXIT_OUTPUT_ERROR, result.stdout[-2000:]
-        errors = [line for line in result.stdout.splitlines() if "error:" in line]
+        errors = [line for line in result.stderr.splitlines() if "error:" in line]
         assert errors and "load_test.log" in errors[0] and "no space left" in errors[0]
+        assert "error:" not in result.stdout  # errors go to stderr, as every command's do
         assert "Traceback" not in result.stdout + result.stderr
         (run_dir,) = [p for p in disk.iterdir() if p.is_dir()]
         assert not [p for p in run_dir.iterdir() if p.name.startswith(".")]  # no temp files

@@ -270,7 +270,12 @@ class ThroughputRun:
     def on_write_error(self, exc: OutputError) -> None:
         """The log cannot be written (disk full, read-only): stop the run now, keep what is
         on disk (a readable log), exit 6."""
-        say(f"error: {exc}; stopping the run (what was written stays readable)")
+        # on stderr, as every command's errors are (the pod scenarios' full disk too)
+        print(
+            f"edgeload: error: {exc}; stopping the run (what was written stays readable)",
+            file=sys.stderr,
+            flush=True,
+        )
         self.output_error = str(exc)
         if not self.finalizing and not self.finished:
             gevent.spawn(self.environment.runner.quit)
