@@ -241,6 +241,7 @@ SCENARIOS = {
     "fps": ["fps", "BINARY"],
     "memory-pressure": ["memory-pressure", "1", "BINARY"],
     "rollouts": ["rollouts", "1"],
+    "edge-vs-cloud": ["edge-vs-cloud", "--sample", "2"],
 }
 
 

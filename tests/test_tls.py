@@ -181,6 +181,7 @@ SCENARIOS = {
     "fps": ["fps", "BINARY", "--iterations", "5", "--image-size", "64x48"],
     "memory-pressure": ["memory-pressure", "1", "BINARY"],
     "rollouts": ["rollouts", "1", "--duration", "10"],
+    "edge-vs-cloud": ["edge-vs-cloud", "--sample", "2", "--image-size", "64x48"],
 }
 
 

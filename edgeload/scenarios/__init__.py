@@ -62,6 +62,12 @@ SCENARIOS: dict[str, Scenario] = {
             f"{_PKG}.pods.analysis",
             "edgeload.reporting.plots.pods",
         ),
+        Scenario(
+            "edge-vs-cloud",
+            f"{_PKG}.edge_vs_cloud.command",
+            f"{_PKG}.edge_vs_cloud.analysis",
+            "edgeload.reporting.plots.edge_vs_cloud",
+        ),
     )
 }
 

@@ -22,6 +22,7 @@ import binascii
 import json
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from edgeload.sim.answers import image_truth
 from edgeload.sim.cloud import Cloud, CloudDetector, CloudError, iso
@@ -103,14 +104,37 @@ class CloudApi:
         if len(parts) == 4 and parts[:2] == ["v1", "detectors"] and parts[3] == "evaluation":
             if method == "GET":
                 return json_response(cloud.evaluation(parts[2]))
+        if parts == ["v1", "image-queries"] and method == "GET":
+            return self._list_image_queries(req)
         if len(parts) == 3 and parts[:2] == ["v1", "image-queries"] and method == "GET":
             return json_response(cloud.get_image_query(parts[2]))
+        if len(parts) == 4 and parts[:2] == ["v1", "image-queries"] and parts[3] == "image":
+            if method == "GET":
+                return Response(200, cloud.image_of(parts[2]), "image/jpeg")
         if parts == ["v1", "labels"] and method == "POST":
             return json_response(cloud.add_label(_json_body(req)), 201)
         if len(parts) == 4 and parts[:3] == ["v1", "edge", "fetch-model-urls"]:
             if method == "GET":
                 return json_response(cloud.model_urls(parts[3]))
         return _NOT_FOUND
+
+    def _list_image_queries(self, req: Request) -> Response:
+        """GET /v1/image-queries?detector_id=&page=&page_size= (newest first), with the
+        `next` / `previous` page URLs Django REST framework gives."""
+        q = req.query
+        page, size = _int(q.get("page"), 1), min(_int(q.get("page_size"), 10), 1000)
+        body = self.cloud.list_image_queries(q.get("detector_id"), page, size)
+        base = f"http://{req.headers.get('host') or '127.0.0.1'}{req.path}"
+        extra = {"detector_id": q["detector_id"]} if q.get("detector_id") else {}
+
+        def url(n: int) -> str:
+            return base + "?" + urlencode({**extra, "page": n, "page_size": size})
+
+        if page * size < body["count"]:
+            body["next"] = url(page + 1)
+        if page > 1:
+            body["previous"] = url(page - 1)
+        return json_response(body)
 
     # -- what the edge app's SDK client calls ------------------------------------------------
     async def check_token(self, token: str | None) -> bool:
@@ -173,6 +197,7 @@ class CloudApi:
                     pending_result=answer,
                     ready_at=self.clock.now() + cloud.latency_s,
                     metadata=params["metadata"],
+                    image=body,
                 )
             return 200, cloud.image_query(
                 det,
@@ -181,6 +206,7 @@ class CloudApi:
                 patience_time=patience,
                 iq_id=params["image_query_id"],
                 metadata=params["metadata"],
+                image=body,
             )
         except CloudError as exc:
             return exc.status, exc.detail

@@ -133,6 +133,9 @@ class CloudSpec:
     training_delay_s: float = _f(20.0)
     cloud_latency_ms: float = _f(400.0)
     projected_accuracy: float = _f(0.92, maximum=1)
+    # share of images a trained edge model reads wrongly (chosen per image, deterministically;
+    # the cloud's own answer stays right): what makes edge and cloud answers disagree
+    edge_model_error_rate: float = _f(0.0, maximum=1)
 
 
 @dataclass(frozen=True)
