@@ -10,39 +10,14 @@ detector unknown, provisioning failed) ends it as failed, reports, and exits wit
 
 from __future__ import annotations
 
-import signal
 import sys
 from typing import Any, TextIO
 
 from edgeload import runlog, verdict
 from edgeload.errors import EdgeloadError
+from edgeload.runsignals import RunSignals
 from edgeload.scenarios.edge_vs_cloud.options import Inputs
 from edgeload.scenarios.edge_vs_cloud.session import Session
-
-
-class Signals:
-    """SIGINT and SIGTERM while comparing: remember which, and stop the run (as Ctrl-C does);
-    once the run is over, only remember, so the report is written in full."""
-
-    def __init__(self) -> None:
-        self.name: str | None = None
-        self.stopping = False
-        self._previous: dict[int, Any] = {}
-
-    def install(self) -> None:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            self._previous[signum] = signal.signal(signum, self._handler)
-
-    def restore(self) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous.clear()
-
-    def _handler(self, signum: int, _frame: Any) -> None:
-        first = self.name is None
-        self.name = self.name or signal.Signals(signum).name
-        if first and not self.stopping:
-            raise KeyboardInterrupt
 
 
 def run_command(
@@ -65,7 +40,7 @@ def run_command(
             time_scale=inputs.sim_time_scale,
             ca_bundle=inputs.ca_bundle,
         )
-    signals = Signals()
+    signals = RunSignals()
     try:
         signals.install()
         session = Session(
@@ -80,7 +55,7 @@ def run_command(
             target.close()
 
 
-def compare(session: Session, signals: Signals) -> int:
+def compare(session: Session, signals: RunSignals) -> int:
     """Start the session, compare, end it; the exit code of its results. An EdgeloadError (the
     detector unknown, provisioning failed) is raised again after the report, for its line."""
     status, reason = runlog.STATUS_COMPLETED, "every listed image was answered on both sides"
