@@ -20,14 +20,28 @@ SCENARIOS = {
     "fps": ["fps", "BINARY", "--image-size", "64x48", "--iterations", "100000"],
     "memory-pressure": ["memory-pressure", "2", "BINARY", "--sim-time-scale", "10"],
     "rollouts": ["rollouts", "1", "--sim-time-scale", "10"],
+    # one combination a batch: the signal comes between batches or inside one
+    "resources": [
+        "resources",
+        "--matrix",
+        str(Path(__file__).resolve().parents[1] / "configs" / "resources-matrix.yaml"),
+        "--batch-size",
+        "1",
+        "--sim-time-scale",
+        "10",
+    ],
 }
+# what a scenario's log holds once it has measured something (default: request records)
+MEASURED = {"resources": '"kind":"combination"'}
 
 
-def wait_for_requests(out: Path, proc: subprocess.Popen, timeout_s: float = 150) -> None:
+def wait_for_requests(
+    out: Path, proc: subprocess.Popen, timeout_s: float = 150, marker: str = '"type":"requests"'
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and proc.poll() is None:
         for log in out.glob("*/load_test.log"):
-            if '"type":"requests"' in log.read_text():
+            if marker in log.read_text():
                 return
         time.sleep(0.2)
     raise AssertionError(f"no requests were logged within {timeout_s:g} s (exit {proc.poll()})")
@@ -40,6 +54,7 @@ def wait_for_requests(out: Path, proc: subprocess.Popen, timeout_s: float = 150)
         ("memory-pressure", signal.SIGINT, 130),
         ("rollouts", signal.SIGINT, 130),
         ("memory-pressure", signal.SIGTERM, 143),
+        ("resources", signal.SIGTERM, 143),
     ],
 )
 def test_a_signal_to_the_process_group_interrupts_and_reports(tmp_path, name, sig, code):
@@ -53,7 +68,8 @@ def test_a_signal_to_the_process_group_interrupts_and_reports(tmp_path, name, si
         start_new_session=True,  # its own group: the test plays the terminal
     )
     try:
-        wait_for_requests(out, proc)
+        marker = MEASURED.get(name, '"type":"requests"')
+        wait_for_requests(out, proc, marker=marker)
         os.killpg(proc.pid, sig)
         stdout, stderr = proc.communicate(timeout=90)
     finally:
@@ -71,4 +87,4 @@ def test_a_signal_to_the_process_group_interrupts_and_reports(tmp_path, name, si
     assert last["type"] == "end" and last["status"] == "interrupted"
     assert last["signal"] == signal.Signals(sig).name
     # what was measured before the signal is in the report
-    assert any('"type":"requests"' in line for line in lines)
+    assert any(marker in line for line in lines)

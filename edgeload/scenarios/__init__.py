@@ -62,6 +62,12 @@ SCENARIOS: dict[str, Scenario] = {
             f"{_PKG}.pods.analysis",
             "edgeload.reporting.plots.pods",
         ),
+        Scenario(
+            "resources",
+            f"{_PKG}.resources.command",
+            f"{_PKG}.resources.analysis",
+            "edgeload.reporting.plots.resources",
+        ),
     )
 }
 
