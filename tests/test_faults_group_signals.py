@@ -21,26 +21,30 @@ SCENARIOS = {
     "memory-pressure": ["memory-pressure", "2", "BINARY", "--sim-time-scale", "10"],
     "rollouts": ["rollouts", "1", "--sim-time-scale", "10"],
     "edge-vs-cloud": [
-        "edge-vs-cloud",
-        "--sample",
-        "300",
-        "--image-size",
-        "64x48",
+        *["edge-vs-cloud", "--sample", "300", "--image-size", "64x48", "--sim-time-scale", "10"]
+    ],
+    # one combination a batch: the signal comes between batches or inside one
+    "resources": [
+        "resources",
+        "--matrix",
+        str(Path(__file__).resolve().parents[1] / "configs" / "resources-matrix.yaml"),
+        "--batch-size",
+        "1",
         "--sim-time-scale",
         "10",
     ],
 }
-# what shows that a run has measured something (default: a batch of requests)
-MEASURED = {"edge-vs-cloud": '"kind":"comparison"'}
+# what a scenario's log holds once it has measured something (default: request records)
+MEASURED = {"edge-vs-cloud": '"kind":"comparison"', "resources": '"kind":"combination"'}
 
 
 def wait_for_requests(
-    out: Path, proc: subprocess.Popen, timeout_s: float = 150, mark: str = '"type":"requests"'
+    out: Path, proc: subprocess.Popen, timeout_s: float = 150, marker: str = '"type":"requests"'
 ) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and proc.poll() is None:
         for log in out.glob("*/load_test.log"):
-            if mark in log.read_text():
+            if marker in log.read_text():
                 return
         time.sleep(0.2)
     raise AssertionError(f"no requests were logged within {timeout_s:g} s (exit {proc.poll()})")
@@ -55,6 +59,7 @@ def wait_for_requests(
         ("memory-pressure", signal.SIGTERM, 143),
         ("edge-vs-cloud", signal.SIGINT, 130),
         ("edge-vs-cloud", signal.SIGTERM, 143),
+        ("resources", signal.SIGTERM, 143),
     ],
 )
 def test_a_signal_to_the_process_group_interrupts_and_reports(tmp_path, name, sig, code):
@@ -68,7 +73,8 @@ def test_a_signal_to_the_process_group_interrupts_and_reports(tmp_path, name, si
         start_new_session=True,  # its own group: the test plays the terminal
     )
     try:
-        wait_for_requests(out, proc, mark=MEASURED.get(name, '"type":"requests"'))
+        marker = MEASURED.get(name, '"type":"requests"')
+        wait_for_requests(out, proc, marker=marker)
         os.killpg(proc.pid, sig)
         stdout, stderr = proc.communicate(timeout=90)
     finally:
@@ -86,4 +92,4 @@ def test_a_signal_to_the_process_group_interrupts_and_reports(tmp_path, name, si
     assert last["type"] == "end" and last["status"] == "interrupted"
     assert last["signal"] == signal.Signals(sig).name
     # what was measured before the signal is in the report
-    assert any(MEASURED.get(name, '"type":"requests"') in line for line in lines)
+    assert any(marker in line for line in lines)

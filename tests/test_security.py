@@ -163,6 +163,18 @@ def test_rollouts_never_show_the_token(sim, workdir):
     assert_no_canary(proc, out)
 
 
+def test_resources_never_shows_the_token(sim, workdir):
+    out = workdir / "resources"
+    (workdir / "resources.yaml").write_text("BINARY:\n  image_sizes: [64x48]\n")
+    proc = edgeload(
+        "resources", "--matrix", "resources.yaml", "--output-dir", str(out),
+        "--k8s", sim.k8s_url, env=env_for(sim.url), cwd=workdir,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert len(run_dirs(out)) == 1 and any(run_dirs(out)[0].glob("*.png"))
+    assert_no_canary(proc, out)
+
+
 def test_sim_never_shows_a_clients_token(workdir):
     command = [sys.executable, "-m", "edgeload.cli", "sim", "--port", "0", "--profile", "demo"]
     proc = subprocess.Popen(
@@ -242,6 +254,11 @@ SCENARIOS = {
     "memory-pressure": ["memory-pressure", "1", "BINARY"],
     "rollouts": ["rollouts", "1"],
     "edge-vs-cloud": ["edge-vs-cloud", "--sample", "2"],
+    "resources": [
+        "resources",
+        "--matrix",
+        str(Path(__file__).resolve().parents[1] / "configs" / "resources-matrix.yaml"),
+    ],  # fmt: skip
 }
 
 

@@ -182,6 +182,11 @@ SCENARIOS = {
     "memory-pressure": ["memory-pressure", "1", "BINARY"],
     "rollouts": ["rollouts", "1", "--duration", "10"],
     "edge-vs-cloud": ["edge-vs-cloud", "--sample", "2", "--image-size", "64x48"],
+    "resources": [
+        "resources",
+        "--matrix",
+        str(Path(__file__).resolve().parents[1] / "configs" / "resources-matrix.yaml"),
+    ],  # fmt: skip
 }
 
 
@@ -246,6 +251,20 @@ def test_fps_works_over_https(client, how, sim, tmp_path):
     results = json.loads((only_run(tmp_path) / "load_test_results.json").read_text())
     assert results["status"] == "completed"
     assert results["outputs"]["sizes"][0]["completed_iterations"] == 10
+
+
+def test_resources_works_over_https_with_a_ca_bundle(sim, tmp_path):
+    (tmp_path / "m.yaml").write_text("COUNT:\n  image_sizes: [64x48]\n")
+    proc = edgeload(
+        "resources", "--matrix", "m.yaml", "--ca-bundle", sim.ca_bundle, "--k8s", sim.k8s_url,
+        "--output-dir", str(tmp_path / "out"),
+        env=env_for(sim.url), cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    results = json.loads((only_run(tmp_path / "out") / "load_test_results.json").read_text())
+    (row,) = results["outputs"]["results"]
+    assert row["status"] == "measured" and row["vram_bytes"] > 0
+    assert row["pods_ram_bytes"] > 0  # the Kubernetes metrics API over https too
 
 
 def assert_answers_over_tls(outputs: dict) -> None:

@@ -68,6 +68,12 @@ SCENARIOS: dict[str, Scenario] = {
             f"{_PKG}.edge_vs_cloud.analysis",
             "edgeload.reporting.plots.edge_vs_cloud",
         ),
+        Scenario(
+            "resources",
+            f"{_PKG}.resources.command",
+            f"{_PKG}.resources.analysis",
+            "edgeload.reporting.plots.resources",
+        ),
     )
 }
 

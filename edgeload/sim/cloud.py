@@ -461,6 +461,17 @@ class Cloud:
             det.pipeline_config = _pipeline_config(det, det.model_version)
             self.counters["trainings"] += 1
 
+    def detector_size(self, detector_id: str) -> int | None:
+        """A detector's size n (MULTI_CLASS classes, BOUNDING_BOX max boxes); None else."""
+        det = self.find(detector_id)
+        if det is None:
+            return None
+        if det.mode == "MULTI_CLASS":
+            return len(det.class_names)
+        if det.mode == "BOUNDING_BOX":
+            return det.max_num_bboxes
+        return None
+
     def latest_model(self, detector_id: str) -> tuple[int, str] | None:
         """(model version, pipeline config) the edge should run; None for an unknown detector."""
         det = self.find(detector_id)

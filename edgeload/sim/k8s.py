@@ -295,3 +295,41 @@ def deployment_list(box: EdgeBox) -> dict[str, Any]:
         "metadata": {"resourceVersion": str(box.resource_version)},
         "items": [deployment_json(box, d) for d in box.deployments.values()],
     }
+
+
+def pod_metrics_list(box: EdgeBox) -> dict[str, Any]:
+    """A PodMetricsList (metrics.k8s.io/v1beta1, as k3s's bundled metrics-server serves it):
+    the memory working set of each running inference container, its RAM as resources.json
+    counts it (with unified memory its VRAM too). Pods whose container is not up are absent,
+    as metrics-server leaves them out."""
+    now = iso(box.wall_at(box.clock.now()))
+    unified = box.profile.box.unified_memory
+    items = []
+    for pod in box.pods.values():
+        if not pod.running:
+            continue
+        ram = pod.ram_bytes + (pod.vram_bytes if unified else 0)
+        items.append(
+            {
+                "metadata": {
+                    "name": pod.name,
+                    "namespace": NAMESPACE,
+                    "creationTimestamp": now,
+                    "labels": {"app": pod.deployment},
+                },
+                "timestamp": now,
+                "window": "10s",
+                "containers": [
+                    {
+                        "name": INFERENCE_CONTAINER,
+                        "usage": {"cpu": f"{pod.busy * 350}m", "memory": f"{ram // 1024}Ki"},
+                    }
+                ],
+            }
+        )
+    return {
+        "kind": "PodMetricsList",
+        "apiVersion": "metrics.k8s.io/v1beta1",
+        "metadata": {},
+        "items": items,
+    }

@@ -2,8 +2,9 @@
 
 A real box's kube-apiserver listens on its own port (k3s: 6443), never behind the edge
 endpoint's nginx; `SimulatedEndpoint.k8s_url` says where this one is. It serves what the
-official `kubernetes` client calls for the scenarios: pods (list, get, watch) and deployments,
-as JSON from `k8s.py`. Other namespaces are empty; writes get 405.
+official `kubernetes` client calls for the scenarios: pods (list, get, watch), deployments and
+pod metrics (metrics.k8s.io, as k3s's bundled metrics-server), as JSON from `k8s.py`. Other
+namespaces are empty; writes get 405.
 """
 
 from __future__ import annotations
@@ -59,6 +60,18 @@ class KubernetesApi:
             return json_response(
                 _empty_list("DeploymentList", "apps/v1", rt.k8s_resource_version())
             )
+        if parts[:3] == ["apis", "metrics.k8s.io", "v1beta1"] and parts[3:4] == ["namespaces"]:
+            if len(parts) == 6 and parts[5] == "pods":  # metrics-server's pod memory
+                if parts[4] == "edge":
+                    return json_response(rt.k8s_pod_metrics())
+                return json_response(
+                    {
+                        "kind": "PodMetricsList",
+                        "apiVersion": "metrics.k8s.io/v1beta1",
+                        "metadata": {},
+                        "items": [],
+                    }  # fmt: skip
+                )
         if parts == ["api"]:
             return json_response({"kind": "APIVersions", "versions": ["v1"]})
         if parts == ["version"]:

@@ -40,6 +40,8 @@ from edgeload.sim.clock import Clock
 from edgeload.sim.profile import Profile, ServiceSpec
 
 LatestModel = Callable[[str], "tuple[int, str] | None"]
+# detector id -> its size n (MULTI_CLASS classes, BOUNDING_BOX max boxes), None for the others
+DetectorSize = Callable[[str], "int | None"]
 Role = Literal["primary", "oodd"]
 Waiter = Callable[["Slot | str"], bool]
 
@@ -165,6 +167,8 @@ class Detector:
     last_updated_time: float | None = None  # wall time of the last finished rollout
     switchover_until: float = -1.0  # image queries fail until then
     queue: deque = field(default_factory=deque)  # waiters for a worker slot
+    mode_size: int | None = None  # n of MULTI_CLASS / BOUNDING_BOX detectors (pod memory)
+    largest_pixels: int = 0  # the largest image its pods have served (their working memory)
 
 
 @dataclass
@@ -185,11 +189,18 @@ class EdgeBox:
     """The simulated edge box. See the module docstring for the model."""
 
     def __init__(
-        self, profile: Profile, clock: Clock, latest_model: LatestModel, *, seed: int | None = 0
+        self,
+        profile: Profile,
+        clock: Clock,
+        latest_model: LatestModel,
+        *,
+        seed: int | None = 0,
+        detector_size: DetectorSize | None = None,
     ) -> None:
         self.profile = profile
         self.clock = clock
         self.latest_model = latest_model
+        self.detector_size = detector_size
         self.rng = random.Random(seed)
         self.refresh_rate_s = profile.updater.refresh_rate_s
         self.detectors: dict[str, Detector] = {}
@@ -307,8 +318,32 @@ class EdgeBox:
 
     # ---------------------------------------------------------------- pod lifecycle
 
+    def _footprint(self, det: Detector, role: Role, pipeline_config: str) -> Any:
+        return self.profile.pods.pod_footprint(
+            det.mode,
+            role,
+            n=det.mode_size,
+            pipeline_config=pipeline_config,
+            megapixels=det.largest_pixels / 1e6,
+        )
+
+    def _grow_working_memory(self, det: Detector, n_pixels: int, t: float) -> None:
+        """A larger image than any before: the detector's pods keep more working memory (as
+        a caching GPU allocator keeps its peak); with oom_kill, a GPU it overflows kills it."""
+        if n_pixels <= det.largest_pixels:
+            return
+        det.largest_pixels = n_pixels
+        per_mp = self.profile.pods.per_megapixel
+        if not (per_mp.vram_bytes or per_mp.ram_bytes):
+            return
+        for pod in [p for p in self.pods.values() if p.detector_id == det.detector_id]:
+            fp = self._footprint(det, pod.role, pod.pipeline_config)
+            pod.vram_bytes, pod.ram_bytes = fp.vram_bytes, fp.ram_bytes
+            if pod.running and self.profile.pods.on_memory_exhausted == "oom_kill":
+                self._enforce_memory(pod, t)
+
     def _create_pod(self, det: Detector, role: Role, dep: Deployment, t: float) -> Pod:
-        fp = getattr(self.profile.pods.footprint(det.mode), role)
+        fp = self._footprint(det, role, dep.pipeline_config)
         template_hash = self._hash(f"{dep.name}-{dep.revision}-{dep.pipeline_config}", 10)
         pod = Pod(
             name=f"{dep.name}-{template_hash}-{self._suffix()}",
@@ -493,6 +528,8 @@ class EdgeBox:
         det = self.detectors.get(detector_id)
         if det is None:
             det = Detector(detector_id, (mode or "BINARY").upper(), registered_at=self.clock.now())
+            # the updater learns the detector's size with its model (its mode configuration)
+            det.mode_size = self.detector_size(detector_id) if self.detector_size else None
             self.detectors[detector_id] = det
             self.check_queue.append(detector_id)
         return det
@@ -678,6 +715,7 @@ class EdgeBox:
         service_s = service_seconds(
             self.profile.service, n_pixels, self._gpu_busy_others(pod), self.rng
         )
+        self._grow_working_memory(self.detectors[detector_id], n_pixels, t)
         self._set_busy(pod, +1, t)
         if oodd is not None:
             self._set_busy(oodd, +1, t)

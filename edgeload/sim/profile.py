@@ -80,6 +80,18 @@ class PodFootprint:
 class ModeFootprint:
     primary: PodFootprint = PodFootprint(vram_bytes=900 * MIB, ram_bytes=1500 * MIB)
     oodd: PodFootprint = PodFootprint(vram_bytes=500 * MIB, ram_bytes=1000 * MIB)
+    # added to the primary pod per unit of the detector's size n (MULTI_CLASS classes,
+    # BOUNDING_BOX max boxes): a wider head and more output buffers; BINARY/COUNT have no n
+    per_n: PodFootprint = PodFootprint()
+
+
+@dataclass(frozen=True)
+class PipelineFootprint:
+    """How an edge pipeline config changes a detector's pods: the mode's footprint x factor,
+    plus extra on the primary pod (a bigger backbone, another model in the pipeline)."""
+
+    factor: float = _f(1.0, above=0, maximum=100)
+    extra: PodFootprint = PodFootprint()
 
 
 @dataclass(frozen=True)
@@ -92,8 +104,24 @@ class PodsSpec:
                 primary=PodFootprint(vram_bytes=1400 * MIB, ram_bytes=2000 * MIB),
                 oodd=PodFootprint(vram_bytes=500 * MIB, ram_bytes=1000 * MIB),
             ),
+            "MULTI_CLASS": ModeFootprint(
+                primary=PodFootprint(vram_bytes=1000 * MIB, ram_bytes=1600 * MIB),
+                oodd=PodFootprint(vram_bytes=500 * MIB, ram_bytes=1000 * MIB),
+                per_n=PodFootprint(vram_bytes=8 * MIB, ram_bytes=4 * MIB),
+            ),
+            "BOUNDING_BOX": ModeFootprint(
+                primary=PodFootprint(vram_bytes=2000 * MIB, ram_bytes=2400 * MIB),
+                oodd=PodFootprint(vram_bytes=500 * MIB, ram_bytes=1000 * MIB),
+                per_n=PodFootprint(vram_bytes=16 * MIB, ram_bytes=8 * MIB),
+            ),
         }
     )
+    # edge pipeline config (as the detector was given it) -> its footprint change; a config
+    # not listed runs at the mode's footprint
+    pipelines: dict[str, PipelineFootprint] = field(default_factory=dict)
+    # working memory each pod keeps per megapixel of the largest image it has served (a
+    # caching GPU allocator holds its peak): grows after the first query at a larger size
+    per_megapixel: PodFootprint = PodFootprint()
     minimal_image: bool = False
     startup_s: float = _f(60.0)
     inference_workers: int = _f(2, above=0)
@@ -105,6 +133,34 @@ class PodsSpec:
 
     def footprint(self, mode: str) -> ModeFootprint:
         return self.modes.get(mode.upper()) or self.modes.get("BINARY") or ModeFootprint()
+
+    def pod_footprint(
+        self,
+        mode: str,
+        role: str,
+        *,
+        n: int | None = None,
+        pipeline_config: str | None = None,
+        megapixels: float = 0.0,
+    ) -> PodFootprint:
+        """One pod's memory: the mode's footprint for its role (+ n x per_n on the primary),
+        x the pipeline's factor (+ its extra on the primary), + the working memory of the
+        largest image served. BINARY/COUNT with no pipeline entry: the mode's figures."""
+        fp = self.footprint(mode)
+        base: PodFootprint = getattr(fp, role)
+        vram, ram = float(base.vram_bytes), float(base.ram_bytes)
+        if role == "primary" and n:
+            vram += n * fp.per_n.vram_bytes
+            ram += n * fp.per_n.ram_bytes
+        pipeline = self.pipelines.get((pipeline_config or "").strip())
+        if pipeline is not None:
+            vram, ram = vram * pipeline.factor, ram * pipeline.factor
+            if role == "primary":
+                vram += pipeline.extra.vram_bytes
+                ram += pipeline.extra.ram_bytes
+        vram += megapixels * self.per_megapixel.vram_bytes
+        ram += megapixels * self.per_megapixel.ram_bytes
+        return PodFootprint(vram_bytes=int(vram), ram_bytes=int(ram))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from edgeload.sim import k8s, status
 from edgeload.sim.clock import Clock
-from edgeload.sim.pods import EdgeBox, LatestModel, Slot
+from edgeload.sim.pods import DetectorSize, EdgeBox, LatestModel, Slot
 from edgeload.sim.profile import Profile
 
 OutcomeStatus = Literal["ok", "no_pod", "failed", "overloaded"]
@@ -66,13 +66,20 @@ class EdgeRuntime:
     """The simulated edge box (GPUs, inference pods, model updater) on an asyncio loop."""
 
     def __init__(
-        self, profile: Profile, clock: Clock, latest_model: LatestModel, *, seed: int | None = 0
+        self,
+        profile: Profile,
+        clock: Clock,
+        latest_model: LatestModel,
+        *,
+        seed: int | None = 0,
+        detector_size: DetectorSize | None = None,
     ) -> None:
         """`latest_model(detector_id) -> (version, pipeline_config YAML) | None` is the cloud's
-        newest model for a detector (None: nothing to deploy yet)."""
+        newest model for a detector (None: nothing to deploy yet); `detector_size(detector_id)`
+        its n (classes / max boxes), which sizes its pods."""
         self.profile = profile
         self.clock = clock
-        self.box = EdgeBox(profile, clock, latest_model, seed=seed)
+        self.box = EdgeBox(profile, clock, latest_model, seed=seed, detector_size=detector_size)
         service = profile.service
         self._edge_app = asyncio.Semaphore(
             service.edge_app_workers * service.edge_app_worker_concurrency
@@ -251,6 +258,11 @@ class EdgeRuntime:
         """A DeploymentList (GET /apis/apps/v1/namespaces/edge/deployments)."""
         self.tick()
         return k8s.deployment_list(self.box)
+
+    def k8s_pod_metrics(self) -> dict[str, Any]:
+        """A PodMetricsList (GET /apis/metrics.k8s.io/v1beta1/namespaces/edge/pods)."""
+        self.tick()
+        return k8s.pod_metrics_list(self.box)
 
     def k8s_resource_version(self) -> str:
         return str(self.box.resource_version)

@@ -80,7 +80,7 @@ async def serve(
     cloud = Cloud(clock, profile.cloud)
     cloud_api = CloudApi(clock, cloud)
     faults = Faults.from_profile(profile.faults, profile.endpoint.up_after_s)
-    runtime = EdgeRuntime(profile, clock, cloud.latest_model)
+    runtime = EdgeRuntime(profile, clock, cloud.latest_model, detector_size=cloud.detector_size)
     activity = Activity(clock)
     edge = EdgeApp(profile, clock, runtime, cloud, cloud_api, faults, activity)
     status = StatusApp(profile, clock, runtime, cloud, edge, activity)

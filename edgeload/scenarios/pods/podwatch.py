@@ -17,10 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgeload.kube import NAMESPACE, kube_api_client
 from edgeload.scenarios.pods.clock import EndpointClock
 from edgeload.scenarios.pods.podtimeline import PodEvent, PodSnapshot, pod_snapshot
-
-NAMESPACE = "edge"
 
 
 @dataclass
@@ -43,40 +42,21 @@ def connect_kubernetes(
     verify_tls: bool = True,
     ca_bundle: str | None = None,
 ) -> KubernetesAccess:
-    """Pod access for `--k8s auto|off|URL`; never raises for missing access (checks are skipped).
+    """Pod access for `--k8s auto|off|URL` (`edgeload.kube`); never raises for missing access
+    (checks are skipped)."""
+    from kubernetes import client
 
-    auto: the embedded simulator's own API when the target is simulated; otherwise kubeconfig,
-    then in-cluster config. URL: that base URL without credentials (`kubectl proxy`, the
-    simulator).
-    """
-    if option == "off":
-        return KubernetesAccess(None, "off", "pod checks were skipped (--k8s off)")
-    from kubernetes import client, config
-
-    if option != "auto" or simulator_url:
-        url = simulator_url if option == "auto" else option
-        cfg = client.Configuration()
-        cfg.host = url.rstrip("/")
-        if url.startswith("https"):  # the endpoint's TLS settings (simulator, kubectl proxy)
-            cfg.verify_ssl = verify_tls
-            cfg.ssl_ca_cert = ca_bundle if verify_tls else None
-        api = client.CoreV1Api(client.ApiClient(cfg))
-        return _checked(api, url)
-    for source, loader in (
-        ("kubeconfig", config.load_kube_config),
-        ("in-cluster", config.load_incluster_config),
-    ):
-        try:
-            loader()
-        except Exception:  # noqa: BLE001 - try the next source
-            continue
-        return _checked(client.CoreV1Api(), source)
-    return KubernetesAccess(
-        None,
-        "none",
-        "pod checks were skipped: no kubeconfig and not in a cluster "
-        "(give --k8s URL, e.g. the address of `kubectl proxy`)",
+    conn = kube_api_client(
+        option,
+        simulator_url=simulator_url,
+        simulated=simulator_url is not None,
+        verify_tls=verify_tls,
+        ca_bundle=ca_bundle,
     )
+    if conn.api_client is None:
+        why = f" ({conn.problem})" if conn.source == "off" else f": {conn.problem}"
+        return KubernetesAccess(None, conn.source, f"pod checks were skipped{why}")
+    return _checked(client.CoreV1Api(conn.api_client), conn.source)
 
 
 def _checked(api: Any, source: str) -> KubernetesAccess:
