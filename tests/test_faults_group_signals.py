@@ -20,6 +20,7 @@ SCENARIOS = {
     "fps": ["fps", "BINARY", "--image-size", "64x48", "--iterations", "100000"],
     "memory-pressure": ["memory-pressure", "2", "BINARY", "--sim-time-scale", "10"],
     "rollouts": ["rollouts", "1", "--sim-time-scale", "10"],
+    "rollouts-under-load": ["rollouts-under-load", "--image-size", "64x48", "--time-scale", "10"],
 }
 
 
@@ -40,6 +41,7 @@ def wait_for_requests(out: Path, proc: subprocess.Popen, timeout_s: float = 150)
         ("memory-pressure", signal.SIGINT, 130),
         ("rollouts", signal.SIGINT, 130),
         ("memory-pressure", signal.SIGTERM, 143),
+        ("rollouts-under-load", signal.SIGTERM, 143),
     ],
 )
 def test_a_signal_to_the_process_group_interrupts_and_reports(tmp_path, name, sig, code):

@@ -163,6 +163,19 @@ def test_rollouts_never_show_the_token(sim, workdir):
     assert_no_canary(proc, out)
 
 
+def test_rollouts_under_load_never_shows_the_token(sim, workdir):
+    out = workdir / "rollouts-under-load"
+    proc = edgeload(
+        "rollouts-under-load", "--error-free-s", "20", "--min-rollouts", "1", "--label-interval",
+        "1", "--labels-per-batch", "10", "--image-size", "64x48", "--client", "http",
+        "--output-dir", str(out), "--sim-time-scale", "20", "--k8s", sim.k8s_url,
+        env=env_for(sim.url), cwd=workdir,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1, 4), proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert len(run_dirs(out)) == 1
+    assert_no_canary(proc, out)
+
+
 def test_sim_never_shows_a_clients_token(workdir):
     command = [sys.executable, "-m", "edgeload.cli", "sim", "--port", "0", "--profile", "demo"]
     proc = subprocess.Popen(
@@ -241,6 +254,7 @@ SCENARIOS = {
     "fps": ["fps", "BINARY"],
     "memory-pressure": ["memory-pressure", "1", "BINARY"],
     "rollouts": ["rollouts", "1"],
+    "rollouts-under-load": ["rollouts-under-load"],
 }
 
 

@@ -62,6 +62,12 @@ SCENARIOS: dict[str, Scenario] = {
             f"{_PKG}.pods.analysis",
             "edgeload.reporting.plots.pods",
         ),
+        Scenario(
+            "rollouts-under-load",
+            f"{_PKG}.rollouts_under_load.command",
+            f"{_PKG}.rollouts_under_load.analysis",
+            "edgeload.reporting.plots.rollouts_under_load",
+        ),
     )
 }
 
