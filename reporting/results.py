@@ -1,7 +1,7 @@
 """`load_test_results.json`: the one results envelope of every scenario, and its one reader.
 
     {"schema_version": RESULTS_SCHEMA_VERSION,
-     "scenario":  "throughput" | "fps" | "memory-pressure" | "rollouts",
+     "scenario":  "throughput" | "fps" | "memory-pressure" | "rollouts" | "rollouts-under-load",
      "run_id":    the log header's run id,
      "status":    "completed" | "interrupted" | "failed",  "status_reason": str,
      "verdict":   "pass" | "fail" | "inconclusive",        "verdict_reason": str,

@@ -33,6 +33,13 @@ SCENARIOS = {
         "--sim-time-scale",
         "10",
     ],
+    "rollouts-under-load": [
+        "rollouts-under-load",
+        "--image-size",
+        "64x48",
+        "--sim-time-scale",
+        "10",
+    ],
 }
 # what a scenario's log holds once it has measured something (default: request records)
 MEASURED = {"edge-vs-cloud": '"kind":"comparison"', "resources": '"kind":"combination"'}
@@ -60,6 +67,7 @@ def wait_for_requests(
         ("edge-vs-cloud", signal.SIGINT, 130),
         ("edge-vs-cloud", signal.SIGTERM, 143),
         ("resources", signal.SIGTERM, 143),
+        ("rollouts-under-load", signal.SIGTERM, 143),
     ],
 )
 def test_a_signal_to_the_process_group_interrupts_and_reports(tmp_path, name, sig, code):

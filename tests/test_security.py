@@ -172,6 +172,18 @@ def test_resources_never_shows_the_token(sim, workdir):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert len(run_dirs(out)) == 1 and any(run_dirs(out)[0].glob("*.png"))
+
+
+def test_rollouts_under_load_never_shows_the_token(sim, workdir):
+    out = workdir / "rollouts-under-load"
+    proc = edgeload(
+        "rollouts-under-load", "--error-free-s", "20", "--min-rollouts", "1", "--label-interval",
+        "1", "--labels-per-batch", "10", "--image-size", "64x48", "--client", "http",
+        "--output-dir", str(out), "--sim-time-scale", "20", "--k8s", sim.k8s_url,
+        env=env_for(sim.url), cwd=workdir,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1, 4), proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert len(run_dirs(out)) == 1
     assert_no_canary(proc, out)
 
 
@@ -259,6 +271,7 @@ SCENARIOS = {
         "--matrix",
         str(Path(__file__).resolve().parents[1] / "configs" / "resources-matrix.yaml"),
     ],  # fmt: skip
+    "rollouts-under-load": ["rollouts-under-load"],
 }
 
 

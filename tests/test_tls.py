@@ -187,6 +187,7 @@ SCENARIOS = {
         "--matrix",
         str(Path(__file__).resolve().parents[1] / "configs" / "resources-matrix.yaml"),
     ],  # fmt: skip
+    "rollouts-under-load": ["rollouts-under-load", "--image-size", "64x48"],
 }
 
 
@@ -303,3 +304,21 @@ def test_rollouts_work_over_https_without_verification(sim, tmp_path):
     results = json.loads((only_run(tmp_path) / "load_test_results.json").read_text())
     assert results["status"] == "completed"
     assert_answers_over_tls(results["outputs"])
+
+
+def test_rollouts_under_load_works_over_https_with_a_ca_bundle(sim, tmp_path):
+    proc = edgeload(
+        "rollouts-under-load", "--error-free-s", "20", "--min-rollouts", "1",
+        "--label-interval", "1", "--labels-per-batch", "10", "--image-size", "64x48",
+        "--ca-bundle", sim.ca_bundle, "--output-dir", str(tmp_path),
+        "--sim-time-scale", "20", "--k8s", sim.k8s_url,
+        env=env_for(sim.url), cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-2000:]
+    results = json.loads((only_run(tmp_path) / "load_test_results.json").read_text())
+    assert results["status"] == "completed"
+    out = results["outputs"]
+    # the SDK's queries and the Kubernetes client (pods, Deployments) all went over TLS
+    assert out["pod_source"] == sim.k8s_url and out["revisions"]["available"]
+    assert out["load"]["requests"] > 0
+    assert not {"connection", "client"} & set(out["outside_rollouts"]["errors_by_category"])

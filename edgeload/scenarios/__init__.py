@@ -74,6 +74,12 @@ SCENARIOS: dict[str, Scenario] = {
             f"{_PKG}.resources.analysis",
             "edgeload.reporting.plots.resources",
         ),
+        Scenario(
+            "rollouts-under-load",
+            f"{_PKG}.rollouts_under_load.command",
+            f"{_PKG}.rollouts_under_load.analysis",
+            "edgeload.reporting.plots.rollouts_under_load",
+        ),
     )
 }
 

@@ -9,6 +9,7 @@ endpoint when it never answered). The sample kinds are listed in `recorder`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,20 +67,26 @@ def observe(log: LogData) -> Observed:
     )
     wall = {s.get("name"): s for s in log.samples_of("timing")}
     up = wall.get("endpoint_up")
-    origin_record = up or wall.get("connect_start")
-    origin = origin_record["t"] if origin_record else _first_time(log)
-
-    def rel(t: float) -> float:
-        return (t - origin) * scale
-
+    rel = endpoint_seconds(log)
     obs.up = up is not None
     obs.connect_failures = int((up or {}).get("failed_attempts") or 0)
     obs.timings = {name: rel(s["t"]) for name, s in wall.items() if name != "endpoint_up"}
     end_t = log.end["t"] if log.end is not None else log.last_t
-    obs.t_end = rel(end_t if math.isfinite(end_t) else origin)
+    obs.t_end = rel(end_t) if math.isfinite(end_t) else 0.0  # 0: the origin itself
     _read_samples(obs, log, rel)
     obs.answers = _answers(log.requests or {}, rel)
     return obs
+
+
+def endpoint_seconds(log: LogData) -> Callable[[float], float]:
+    """The log's wall-clock time -> endpoint seconds from the endpoint's first answer (the
+    start of the wait for it when it never answered), at the header's time scale."""
+    clock = (log.header.get("metadata") or {}).get("endpoint_clock") or {}
+    scale = float(clock.get("time_scale") or 1.0)
+    wall = {s.get("name"): s for s in log.samples_of("timing")}
+    origin_record = wall.get("endpoint_up") or wall.get("connect_start")
+    origin = origin_record["t"] if origin_record else _first_time(log)
+    return lambda t: (t - origin) * scale
 
 
 def _first_time(log: LogData) -> float:

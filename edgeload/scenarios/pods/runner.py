@@ -42,9 +42,12 @@ from edgeload.scenarios.pods.recorder import RunRecorder
 from edgeload.wait import Progress
 
 
-def run_scenario(inputs: Inputs, *, progress: Progress = print) -> int:
+def run_scenario(
+    inputs: Inputs, *, progress: Progress = print, run_class: type[PodRun] | None = None
+) -> int:
     """Run one pod scenario; returns the exit code (edgeload.verdict's table). UsageError for
-    bad input, before anything starts."""
+    bad input, before anything starts. `run_class`: a PodRun subclass of a scenario that loads
+    its detectors its own way (rollouts-under-load)."""
     from edgeload.target import resolve_target, validate_target_environment
 
     raw_config = edgeconfig.load_edge_config(inputs.edge_config) if inputs.edge_config else None
@@ -58,7 +61,7 @@ def run_scenario(inputs: Inputs, *, progress: Progress = print) -> int:
     )
     try:
         progress(target.describe())
-        run = PodRun(inputs, target, raw_config, progress)
+        run = (run_class or PodRun)(inputs, target, raw_config, progress)
         run.execute()
         with signals.deferred(progress):
             return run.report()
