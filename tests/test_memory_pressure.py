@@ -164,8 +164,10 @@ def test_edge_answers_with_escalation_counts_503s(tmp_path):
             "memory-pressure",
             "1",
             "BINARY",
+            # x20, not x100: the pod's 60 s start-up must outlast the first queries even on a
+            # loaded host, or no 503 is there to count
             "--time-scale",
-            SCALE,
+            "20",
             "--edge-config",
             "configs/edge-config-edge-answers-with-escalation.yaml",
         ],
