@@ -20,6 +20,14 @@ SCENARIOS = {
     "fps": ["fps", "BINARY", "--image-size", "64x48", "--iterations", "100000"],
     "memory-pressure": ["memory-pressure", "2", "BINARY", "--sim-time-scale", "10"],
     "rollouts": ["rollouts", "1", "--sim-time-scale", "10"],
+    "lenses": [
+        "lenses",
+        str(Path(__file__).resolve().parent.parent / "configs" / "lenses-example.yaml"),
+        "--duration",
+        "600",
+        "--sim-time-scale",
+        "10",
+    ],
 }
 
 
@@ -40,6 +48,8 @@ def wait_for_requests(out: Path, proc: subprocess.Popen, timeout_s: float = 150)
         ("memory-pressure", signal.SIGINT, 130),
         ("rollouts", signal.SIGINT, 130),
         ("memory-pressure", signal.SIGTERM, 143),
+        ("lenses", signal.SIGINT, 130),
+        ("lenses", signal.SIGTERM, 143),
     ],
 )
 def test_a_signal_to_the_process_group_interrupts_and_reports(tmp_path, name, sig, code):

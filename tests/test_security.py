@@ -241,6 +241,7 @@ SCENARIOS = {
     "fps": ["fps", "BINARY"],
     "memory-pressure": ["memory-pressure", "1", "BINARY"],
     "rollouts": ["rollouts", "1"],
+    "lenses": ["lenses", str(REPO / "configs" / "lenses-example.yaml")],
 }
 
 

@@ -62,6 +62,12 @@ SCENARIOS: dict[str, Scenario] = {
             f"{_PKG}.pods.analysis",
             "edgeload.reporting.plots.pods",
         ),
+        Scenario(
+            "lenses",
+            f"{_PKG}.lenses.command",
+            f"{_PKG}.lenses.analysis",
+            "edgeload.reporting.plots.lenses",
+        ),
     )
 }
 
