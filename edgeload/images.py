@@ -276,11 +276,20 @@ def make_bounding_box_image(
 
 
 def make_image(
-    mode: str, width: int, height: int, rng: random.Random, *, key: int = 0, n: int | None = None
+    mode: str,
+    width: int,
+    height: int,
+    rng: random.Random,
+    *,
+    key: int = 0,
+    n: int | None = None,
+    count: int | None = None,
 ) -> SyntheticImage:
     """One synthetic image of a mode. `key` varies the picture the way the image pools do
     (BINARY alternates black and white, MULTI_CLASS cycles through the classes); `n` is the
-    mode's size (classes, max boxes; the mode's default if None)."""
+    mode's size (classes, max boxes; the mode's default if None); `count`: a BOUNDING_BOX
+    image shows exactly that many objects (random 0..n if None; ValueError if they do not
+    fit)."""
     if mode == "BINARY":
         return make_binary_image(width, height, rng, black=key % 2 == 0)
     if mode == "COUNT":
@@ -289,7 +298,7 @@ def make_image(
     if mode == "MULTI_CLASS":
         return make_multiclass_image(width, height, rng, index=key % size, n=size)
     if mode == "BOUNDING_BOX":
-        return make_bounding_box_image(width, height, rng, max_num=size)
+        return make_bounding_box_image(width, height, rng, count=count, max_num=size)
     raise ValueError(f"unknown detector mode {mode!r}; use one of {', '.join(MODES)}")
 
 
@@ -311,6 +320,7 @@ class _Variant:
 
 class ImagePool:
     """Pre-encoded variants of one mode and size; `next()` returns unique bytes per call.
+    `count`: every BOUNDING_BOX variant shows exactly that many objects (a lens frame).
 
     The cost of `next()` is one counter step, one small format and one bytes join (a copy
     of the image, tens of microseconds at most); no pixel work and no encoding.
@@ -325,6 +335,7 @@ class ImagePool:
         variants: int = 8,
         seed: int | None = None,
         n: int | None = None,
+        count: int | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown detector mode {mode!r}; use one of {', '.join(MODES)}")
@@ -341,7 +352,7 @@ class ImagePool:
             variants = max(variants, n)  # every class is in the pool
         for i in range(max(1, variants)):
             # BINARY alternates, so both answers are always in the pool
-            image = make_image(mode, width, height, rng, key=i, n=n)
+            image = make_image(mode, width, height, rng, key=i, n=n, count=count)
             # the truth first, then the per-request part: `edgeload:count=3;...;<token>:<n>`
             prefix = (image.truth or TRUTH_PREFIX) + b";" + self.token.encode() + b":"
             comment_len = len(prefix) + 12

@@ -57,6 +57,7 @@ def real(url: str | None = UNREACHABLE, token: str | None = TOKEN, **extra: str)
 
 TP = ["throughput", "BINARY"]
 FPS = ["fps", "BINARY", "--warmup-iterations", "1", "--iterations", "1"]
+LENSES = ["lenses", str(REPO / "configs" / "lenses-example.yaml"), "--duration", "1"]
 MP = ["memory-pressure", "2", "BINARY", "--connect-timeout", "1", "--timeout", "5"]
 RO = ["rollouts", "2", "--connect-timeout", "1", "--timeout", "5"]
 
@@ -112,6 +113,11 @@ CASES = [
     Case("fps zero iterations", ["fps", "BINARY", "--iterations", "0"], ["--iterations"]),
     Case("fps bad image size", ["fps", "BINARY", "--image-size", "640by480"], ["640by480"]),
     Case("fps unknown client", ["fps", "BINARY", "--client", "curl"], ["curl"]),
+    Case("lenses without a config", ["lenses"], ["lens config", "CONFIG.yaml"]),
+    Case("lenses missing config", ["lenses", "{files}/nope.yaml"], ["nope.yaml"]),
+    Case("lenses zero duration", LENSES + ["--duration", "0"], ["--duration"]),
+    Case("lenses unknown sim profile", LENSES + ["--sim-profile", "nope"], ["nope"]),
+    Case("endpoint unreachable (lenses)", LENSES, ["cannot reach"], real()),
     Case("memory-pressure zero detectors", ["memory-pressure", "0", "BINARY"], ["NUM_DETECTORS"]),
     Case("memory-pressure unknown mode", ["memory-pressure", "2", "SEG"], ["SEG"]),
     Case("memory-pressure threshold above 1", MP + ["--confidence-threshold", "2"], ["thresh"]),

@@ -40,6 +40,14 @@ SCENARIOS = {
         "--sim-time-scale",
         "10",
     ],
+    "lenses": [
+        "lenses",
+        str(Path(__file__).resolve().parent.parent / "configs" / "lenses-example.yaml"),
+        "--duration",
+        "600",
+        "--sim-time-scale",
+        "10",
+    ],
 }
 # what a scenario's log holds once it has measured something (default: request records)
 MEASURED = {"edge-vs-cloud": '"kind":"comparison"', "resources": '"kind":"combination"'}
@@ -68,6 +76,8 @@ def wait_for_requests(
         ("edge-vs-cloud", signal.SIGTERM, 143),
         ("resources", signal.SIGTERM, 143),
         ("rollouts-under-load", signal.SIGTERM, 143),
+        ("lenses", signal.SIGINT, 130),
+        ("lenses", signal.SIGTERM, 143),
     ],
 )
 def test_a_signal_to_the_process_group_interrupts_and_reports(tmp_path, name, sig, code):

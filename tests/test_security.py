@@ -272,6 +272,7 @@ SCENARIOS = {
         str(Path(__file__).resolve().parents[1] / "configs" / "resources-matrix.yaml"),
     ],  # fmt: skip
     "rollouts-under-load": ["rollouts-under-load"],
+    "lenses": ["lenses", str(REPO / "configs" / "lenses-example.yaml")],
 }
 
 

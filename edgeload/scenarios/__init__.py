@@ -80,6 +80,12 @@ SCENARIOS: dict[str, Scenario] = {
             f"{_PKG}.rollouts_under_load.analysis",
             "edgeload.reporting.plots.rollouts_under_load",
         ),
+        Scenario(
+            "lenses",
+            f"{_PKG}.lenses.command",
+            f"{_PKG}.lenses.analysis",
+            "edgeload.reporting.plots.lenses",
+        ),
     )
 }
 

@@ -1,0 +1,1 @@
+"""`edgeload lenses CONFIG.yaml`: camera and lens sweeps (see README, Camera and lens sweeps)."""

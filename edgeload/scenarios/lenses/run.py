@@ -1,0 +1,126 @@
+"""`edgeload lenses`'s run: checks, the target, the session over every run, signals, the end.
+
+The config and options are checked first (`command.py`), then the images are made, the
+target's settings and the output folder checked: all before a simulator starts or a request
+is sent (`command.py` has imported Locust, which patched this process with gevent). Then,
+like every scenario: run folder and log, detectors, each run in turn (one Locust Environment
+each), the `end` record, `write_reports`, the console summary and the exit code of the
+results. SIGINT or SIGTERM at any moment ends the log as interrupted (with the signal),
+reports what was measured and exits 130 / 143; a failed provisioning ends it as failed,
+reports, and exits 5 with one line.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Any, TextIO
+
+from edgeload import runlog, verdict
+from edgeload.errors import EdgeloadError
+from edgeload.scenarios.lenses.options import Inputs
+
+
+class Signals:
+    """SIGINT and SIGTERM: remember which, and stop the sweep (as Ctrl-C does); once the sweep
+    is over, only remember, so that the report is written in full."""
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+        self.stopping = False
+        self._watchers: list = []
+
+    def install(self) -> None:
+        import gevent
+
+        self._watchers = [
+            gevent.signal_handler(signum, self._handler, signal.Signals(signum).name)
+            for signum in (signal.SIGINT, signal.SIGTERM)
+        ]
+
+    def restore(self) -> None:
+        for watcher in self._watchers:
+            watcher.cancel()
+        self._watchers = []
+
+    def _handler(self, name: str) -> None:
+        first = self.name is None
+        self.name = self.name or name
+        if first and not self.stopping:
+            import gevent
+
+            # as gevent does with an exception a handler raises, but without printing it
+            hub = gevent.get_hub()
+            hub.loop.run_callback(hub.parent.throw, KeyboardInterrupt)
+
+
+def run_lenses_command(inputs: Inputs, *, out: TextIO | None = None, target: Any = None) -> int:
+    """The CLI's whole sweep; returns the exit code. A given `target` is used and not closed."""
+    from edgeload.runfolder import check_output_dir
+    from edgeload.scenarios.lenses.session import make_images
+    from edgeload.target import check_target, validate_target_environment
+
+    pools = make_images(inputs)  # UsageError when objects do not fit an image
+    own_target = target is None
+    if own_target:
+        validate_target_environment()
+        check_target(sim_profile=inputs.sim_profile, ca_bundle=inputs.ca_bundle)
+        check_output_dir(inputs.output_dir)  # before a simulator or a request
+    from edgeload.scenarios.lenses.session import LensSession
+    from edgeload.target import resolve_target
+
+    out = out if out is not None else sys.stdout
+    signals = Signals()
+    signals.install()
+    try:
+        if own_target:
+            target = resolve_target(
+                profile=inputs.sim_profile,
+                time_scale=inputs.sim_time_scale,
+                ca_bundle=inputs.ca_bundle,
+            )
+        try:
+            session = LensSession(inputs, target, pools, out=out)
+            session.say(target.describe())
+            return sweep(session, signals)
+        finally:
+            if own_target:
+                target.close()
+    except KeyboardInterrupt:  # before the log existed (e.g. while the simulator started)
+        return verdict.EXIT_SIGTERM if signals.name == "SIGTERM" else verdict.EXIT_SIGINT
+    finally:
+        signals.restore()
+
+
+def sweep(session: Any, signals: Signals) -> int:
+    """Start the session, provision, run every run, end it; the exit code of its results.
+    An EdgeloadError (provisioning failed) is raised again after the report, for its line."""
+    status, reason = runlog.STATUS_COMPLETED, "every run of the sweep ran"
+    error: BaseException | None = None
+    try:
+        session.start()
+        session.say(f"run folder: {session.run_dir}")
+        session.provision()
+        for run in range(session.config.runs):
+            session.run(run)
+    except KeyboardInterrupt:
+        status, reason = runlog.STATUS_INTERRUPTED, f"{signals.name or 'SIGINT'} received"
+    except Exception as exc:  # provisioning failed, the endpoint died: report what was measured
+        status, error = runlog.STATUS_FAILED, exc
+        reason = str(exc) if isinstance(exc, EdgeloadError) else f"{type(exc).__name__}: {exc}"
+    signals.stopping = True
+    interrupted = status == runlog.STATUS_INTERRUPTED
+    results = session.finish(status, reason, (signals.name or "SIGINT") if interrupted else None)
+    if error is not None:
+        raise error
+    if results is None:  # interrupted before the log existed, or a write failed
+        if interrupted:
+            return verdict.EXIT_SIGTERM if signals.name == "SIGTERM" else verdict.EXIT_SIGINT
+        return verdict.EXIT_OUTPUT_ERROR
+    if interrupted:
+        print(
+            f"edgeload lenses: interrupted; partial results in {session.run_dir}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return int(results["exit_code"])
