@@ -31,3 +31,35 @@ class RunSignals:
         self.name = self.name or signal.Signals(signum).name
         if first and not self.stopping:
             raise KeyboardInterrupt
+
+
+class GeventRunSignals(RunSignals):
+    """The same for a run whose measuring is gevent's (Locust in this process: lenses):
+    gevent's signal watchers, and the KeyboardInterrupt thrown into the main greenlet."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._watchers: list = []
+
+    def install(self) -> None:
+        import gevent
+
+        self._watchers = [
+            gevent.signal_handler(signum, self._on_signal, signal.Signals(signum).name)
+            for signum in (signal.SIGINT, signal.SIGTERM)
+        ]
+
+    def restore(self) -> None:
+        for watcher in self._watchers:
+            watcher.cancel()
+        self._watchers = []
+
+    def _on_signal(self, name: str) -> None:
+        first = self.name is None
+        self.name = self.name or name
+        if first and not self.stopping:
+            import gevent
+
+            # as gevent does with an exception a handler raises, but without printing it
+            hub = gevent.get_hub()
+            hub.loop.run_callback(hub.parent.throw, KeyboardInterrupt)

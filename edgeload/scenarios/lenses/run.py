@@ -12,46 +12,13 @@ reports, and exits 5 with one line.
 
 from __future__ import annotations
 
-import signal
 import sys
 from typing import Any, TextIO
 
 from edgeload import runlog, verdict
 from edgeload.errors import EdgeloadError
+from edgeload.runsignals import GeventRunSignals
 from edgeload.scenarios.lenses.options import Inputs
-
-
-class Signals:
-    """SIGINT and SIGTERM: remember which, and stop the sweep (as Ctrl-C does); once the sweep
-    is over, only remember, so that the report is written in full."""
-
-    def __init__(self) -> None:
-        self.name: str | None = None
-        self.stopping = False
-        self._watchers: list = []
-
-    def install(self) -> None:
-        import gevent
-
-        self._watchers = [
-            gevent.signal_handler(signum, self._handler, signal.Signals(signum).name)
-            for signum in (signal.SIGINT, signal.SIGTERM)
-        ]
-
-    def restore(self) -> None:
-        for watcher in self._watchers:
-            watcher.cancel()
-        self._watchers = []
-
-    def _handler(self, name: str) -> None:
-        first = self.name is None
-        self.name = self.name or name
-        if first and not self.stopping:
-            import gevent
-
-            # as gevent does with an exception a handler raises, but without printing it
-            hub = gevent.get_hub()
-            hub.loop.run_callback(hub.parent.throw, KeyboardInterrupt)
 
 
 def run_lenses_command(inputs: Inputs, *, out: TextIO | None = None, target: Any = None) -> int:
@@ -70,7 +37,7 @@ def run_lenses_command(inputs: Inputs, *, out: TextIO | None = None, target: Any
     from edgeload.target import resolve_target
 
     out = out if out is not None else sys.stdout
-    signals = Signals()
+    signals = GeventRunSignals()
     signals.install()
     try:
         if own_target:
@@ -92,7 +59,7 @@ def run_lenses_command(inputs: Inputs, *, out: TextIO | None = None, target: Any
         signals.restore()
 
 
-def sweep(session: Any, signals: Signals) -> int:
+def sweep(session: Any, signals: GeventRunSignals) -> int:
     """Start the session, provision, run every run, end it; the exit code of its results.
     An EdgeloadError (provisioning failed) is raised again after the report, for its line."""
     status, reason = runlog.STATUS_COMPLETED, "every run of the sweep ran"
