@@ -81,7 +81,13 @@ class GoalTimeout(Exception):
 
 
 class PodRun:
-    """One run: its clock, log, observers, detectors and loop, and how it ended."""
+    """One run: its clock, log, observers, detectors and loop, and how it ended.
+
+    A scenario that watches pods the same way but loads the endpoint differently
+    (`rollouts-under-load`'s `LoadRun`) subclasses it and overrides exactly these steps:
+    `_prepare_detectors`, `_run_loop`, `_stop_threads` and `_end` (each calling this class's
+    own where it adds to it). Changing what they do here means checking that subclass too.
+    """
 
     def __init__(
         self, inputs: Inputs, target: Any, raw_config: dict | None, progress: Progress
