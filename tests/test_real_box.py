@@ -102,3 +102,70 @@ def test_pod_scenarios_through_a_forwarding_box_observe_no_pods(proxied_sim, tmp
         assert by_name[name]["status"] == "not_observed", by_name[name]
     assert results["verdict"] != "pass"
     assert run.returncode != verdict.EXIT_PASS, run.stdout[-2000:]
+
+
+def _run_real(proxy: ForwardingProxy, tmp_path: Path, *args: str, timeout: float = 240):
+    env = _env(proxy)
+    env["KUBECONFIG"] = str(tmp_path / "no-kubeconfig")  # no cluster known: as on a laptop
+    run = subprocess.run(
+        [sys.executable, "-m", "edgeload.cli", *args, "--output-dir", str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    results = _results(tmp_path / "out")
+    assert results["target"]["kind"] == "real", run.stdout[-2000:] + run.stderr[-2000:]
+    assert results["target"]["url"] == proxy.url
+    assert proxy.paths_starting("/_sim/") == []
+    return run, results
+
+
+def test_edge_vs_cloud_through_a_forwarding_box_compares_real_answers(proxied_sim, tmp_path):
+    _, proxy = proxied_sim
+    run, results = _run_real(
+        proxy, tmp_path, "edge-vs-cloud", "--sample", "4", "--image-size", "64x48"
+    )
+    assert run.returncode == verdict.EXIT_PASS, run.stdout[-2000:] + run.stderr[-2000:]
+    assert results["outputs"]["summary"]["compared_images"] == 4
+    # both sides went through the box: the edge's own answers and the cloud's, forwarded
+    assert proxy.paths_starting("/device-api/v1/image-queries")
+
+
+def test_resources_through_a_forwarding_box_read_the_status_page_only(proxied_sim, tmp_path):
+    """No Kubernetes API is known: the pod figures are not reported (never 0); the endpoint's
+    own per-detector figures (its status page, forwarded) are what is measured."""
+    _, proxy = proxied_sim
+    matrix = tmp_path / "matrix.yaml"
+    matrix.write_text("BINARY:\n  image_sizes: [64x48]\n")
+    run, results = _run_real(proxy, tmp_path, "resources", "--matrix", str(matrix))
+    assert run.returncode == verdict.EXIT_PASS, run.stdout[-2000:] + run.stderr[-2000:]
+    [row] = results["outputs"]["results"]
+    assert row["status"] == "measured" and row["vram_source"] == "endpoint"
+    assert row["vram_bytes"] > 0
+    assert proxy.paths_starting("/status/resources.json")
+
+
+def test_rollouts_under_load_through_a_forwarding_box_is_inconclusive(proxied_sim, tmp_path):
+    """Rollouts are Deployment revisions: with no Kubernetes API none can be seen, so the run
+    is inconclusive (exit 4), never a pass for zero observed rollouts."""
+    _, proxy = proxied_sim
+    run, results = _run_real(
+        proxy, tmp_path, "rollouts-under-load", "--image-size", "64x48", "--client", "http",
+        "--error-free-s", "2", "--timeout", "20",
+    )  # fmt: skip
+    assert run.returncode == verdict.EXIT_INCONCLUSIVE, run.stdout[-2000:] + run.stderr[-2000:]
+    by_name = {c["name"]: c for c in results["checks"]}
+    assert by_name["enough rollouts"]["status"] == "not_observed"
+    assert results["outputs"]["load"]["requests"] > 0
+
+
+def test_lenses_through_a_forwarding_box_measure_frames(proxied_sim, tmp_path):
+    _, proxy = proxied_sim
+    config = tmp_path / "lenses.yaml"
+    lens = {"name": "door", "type": "single_binary", "image_size": [64, 48], "target_fps": 10}
+    config.write_text(json.dumps({"lenses": [lens]}))  # JSON is YAML
+    run, results = _run_real(proxy, tmp_path, "lenses", str(config), "--duration", "2")
+    assert run.returncode == verdict.EXIT_PASS, run.stdout[-2000:] + run.stderr[-2000:]
+    [row] = results["outputs"]["runs"]
+    assert row["frames"] > 0 and row["failed_frames"] == 0
