@@ -58,6 +58,9 @@ def real(url: str | None = UNREACHABLE, token: str | None = TOKEN, **extra: str)
 TP = ["throughput", "BINARY"]
 FPS = ["fps", "BINARY", "--warmup-iterations", "1", "--iterations", "1"]
 LENSES = ["lenses", str(REPO / "configs" / "lenses-example.yaml"), "--duration", "1"]
+EVC = ["edge-vs-cloud", "--sample", "2"]
+RES = ["resources", "--matrix", str(REPO / "configs" / "resources-matrix.yaml")]
+RUL = ["rollouts-under-load", "--connect-timeout", "1"]
 MP = ["memory-pressure", "2", "BINARY", "--connect-timeout", "1", "--timeout", "5"]
 RO = ["rollouts", "2", "--connect-timeout", "1", "--timeout", "5"]
 
@@ -118,6 +121,22 @@ CASES = [
     Case("lenses zero duration", LENSES + ["--duration", "0"], ["--duration"]),
     Case("lenses unknown sim profile", LENSES + ["--sim-profile", "nope"], ["nope"]),
     Case("endpoint unreachable (lenses)", LENSES, ["cannot reach"], real()),
+    Case("edge-vs-cloud zero sample", ["edge-vs-cloud", "--sample", "0"], ["--sample"]),
+    Case("edge-vs-cloud agreement above 1", EVC + ["--min-agreement", "2"], ["--min-agreement"]),
+    Case(
+        "edge-vs-cloud cloud endpoint not a URL",
+        EVC + ["--cloud-endpoint", "ftp://cloud"],
+        ["--cloud-endpoint"],
+    ),
+    Case("endpoint unreachable (edge-vs-cloud)", EVC, ["cannot reach"], real()),
+    Case("resources without a matrix", ["resources"], ["--matrix"]),
+    Case("resources missing matrix", ["resources", "--matrix", "{files}/nope.yaml"], ["nope.yaml"]),
+    Case("resources zero batch", RES + ["--batch-size", "0"], ["--batch-size"]),
+    Case("resources resume of no run", ["resources", "--resume", "{files}"], ["--resume"]),
+    Case("endpoint unreachable (resources)", RES, ["cannot reach"], real()),
+    Case("rollouts-under-load zero rate", RUL + ["--requests-per-second", "0"], ["--requests"]),
+    Case("rollouts-under-load zero rollouts", RUL + ["--min-rollouts", "0"], ["--min-rollouts"]),
+    Case("rollouts-under-load bad --k8s", RUL + ["--k8s", "ftp://x"], ["--k8s"]),
     Case("memory-pressure zero detectors", ["memory-pressure", "0", "BINARY"], ["NUM_DETECTORS"]),
     Case("memory-pressure unknown mode", ["memory-pressure", "2", "SEG"], ["SEG"]),
     Case("memory-pressure threshold above 1", MP + ["--confidence-threshold", "2"], ["thresh"]),
