@@ -11,9 +11,10 @@ Both ask for an answer the edge gives itself (`wait=0`, `human_review=NEVER`,
 success, from the edge (`result.from_edge`), for the detector asked, and, given the detector's
 `AnswerSpec`, in its mode's shape: a MULTI_CLASS label among the detector's classes; a
 BOUNDING_BOX label (BOUNDING_BOX, NO_OBJECTS, GREATER_THAN_MAX, UNCLEAR) with ROIs that fit it
-(at least one box for BOUNDING_BOX, none for NO_OBJECTS, at most the detector's maximum).
-BINARY and COUNT answers are checked as before. Anything else is a failure with one of
-`edgeload.runlog.ERROR_CATEGORIES`.
+(at least one box for BOUNDING_BOX, none for NO_OBJECTS, at most the detector's maximum); a
+COUNT answer's `count` a whole number up to the detector's max count (10 by default), any
+count with `greater_than_max` true, or null (the API allows it). BINARY answers are checked
+as before. Anything else is a failure with one of `edgeload.runlog.ERROR_CATEGORIES`.
 
 This module imports neither locust nor gevent, so the single-client FPS test can use it too.
 """
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from edgeload.modes import BBOX_FOUND, BBOX_LABELS, BBOX_NONE
+from edgeload.modes import BBOX_FOUND, BBOX_LABELS, BBOX_NONE, COUNT_MAX
 
 IMAGE_QUERIES_PATH = "/device-api/v1/image-queries"
 # What the SDK is asked for: an edge answer now, never a human, whatever its confidence.
@@ -51,8 +52,9 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class AnswerSpec:
-    """What a detector's answers look like beyond the common checks (MULTI_CLASS and
-    BOUNDING_BOX; BINARY and COUNT answers get the common checks only)."""
+    """What a detector's answers look like beyond the common checks (COUNT, MULTI_CLASS and
+    BOUNDING_BOX; BINARY answers get the common checks only). `max_boxes`: BOUNDING_BOX's max
+    boxes, COUNT's max count."""
 
     mode: str
     class_names: frozenset[str] = frozenset()
@@ -61,18 +63,26 @@ class AnswerSpec:
     @classmethod
     def of(cls, record: dict | None) -> AnswerSpec | None:
         """From `ProvisionedDetector.answer_spec()` (what the master sends workers); None for
-        BINARY and COUNT, or no record."""
-        if not record or record.get("mode") not in ("MULTI_CLASS", "BOUNDING_BOX"):
+        BINARY, or no record."""
+        mode = (record or {}).get("mode")
+        if mode not in ("COUNT", "MULTI_CLASS", "BOUNDING_BOX"):
             return None
         most = record.get("max")
+        if mode == "COUNT":  # a default COUNT detector records no size: it counts to 10
+            return cls(mode, max_boxes=int(most) if most is not None else COUNT_MAX)
         return cls(
-            record["mode"],
+            mode,
             frozenset(str(c) for c in record.get("class_names") or ()),
-            int(most) if most is not None and record["mode"] == "BOUNDING_BOX" else None,
+            int(most) if most is not None and mode == "BOUNDING_BOX" else None,
         )
 
-    def problem(self, label: Any, rois: Any) -> str | None:
-        """Why an answer's label and ROIs do not fit the mode (None when they do)."""
+    def problem(
+        self, label: Any, rois: Any, *, count: Any = None, over_max: Any = None
+    ) -> str | None:
+        """Why an answer's label and ROIs (COUNT: its count and greater_than_max) do not fit
+        the mode (None when they do)."""
+        if self.mode == "COUNT":
+            return self._count_problem(count, over_max)
         if self.mode == "MULTI_CLASS":
             if not isinstance(label, str) or (self.class_names and label not in self.class_names):
                 return "label is not one of the detector's classes"
@@ -89,6 +99,16 @@ class AnswerSpec:
             return "NO_OBJECTS answer with boxes"
         if self.max_boxes is not None and len(rois) > self.max_boxes:
             return "more boxes than the detector's maximum"
+        return None
+
+    def _count_problem(self, count: Any, over_max: Any) -> str | None:
+        if count is None:  # the API's CountingResult allows a null count (an unclear image)
+            return None
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            return "count is not a whole number"
+        # beyond its max count a detector says greater_than_max (its count is then the max)
+        if over_max is not True and self.max_boxes is not None and count > self.max_boxes:
+            return "count above the detector's max count without greater_than_max"
         return None
 
 
@@ -131,7 +151,12 @@ def check_answer(answer: dict, detector_id: str, spec: AnswerSpec | None = None)
         return Outcome(200, "not_from_edge", "answer did not come from the edge")
     if spec is not None:
         rois = answer.get("rois")
-        problem = spec.problem(result.get("label"), rois)
+        problem = spec.problem(
+            result.get("label"),
+            rois,
+            count=result.get("count"),
+            over_max=result.get("greater_than_max"),
+        )
         if problem is None and rois and not all(_roi_ok(r) for r in rois):
             problem = "an ROI has no geometry"
         if problem is not None:
@@ -211,7 +236,12 @@ def check_sdk_answer(image_query: Any, detector_id: str, spec: AnswerSpec | None
         return Outcome(200, "not_from_edge", "answer did not come from the edge")
     if spec is not None:
         rois = getattr(image_query, "rois", None)
-        problem = spec.problem(getattr(result, "label", None), rois)
+        problem = spec.problem(
+            getattr(result, "label", None),
+            rois,
+            count=getattr(result, "count", None),
+            over_max=getattr(result, "greater_than_max", None),
+        )
         if problem is None and rois and not all(getattr(r, "geometry", None) for r in rois):
             problem = "an ROI has no geometry"
         if problem is not None:

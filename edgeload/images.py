@@ -3,8 +3,9 @@
 One kind per detector mode (`edgeload.modes`), as in the original load tests:
     BINARY        a black or white canvas with a timestamp; the detector asks "Is the image
                   background black?", so black is YES and white is NO.
-    COUNT         circles of random colours on a canvas of another random colour; the answer is
-                  the number of circles, and each circle has an ROI (normalised bounding box).
+    COUNT         0..n circles (n: the detector's max count, 10 by default) of random colours
+                  on a canvas of another random colour; the answer is the number of circles,
+                  and each circle has an ROI (normalised bounding box).
                   Circles never overlap or touch (a gap of ~2 % of the diagonal between them)
                   and stand out from the canvas, so the picture itself shows the answer:
                   counting separate blobs gives it.
@@ -287,14 +288,14 @@ def make_image(
 ) -> SyntheticImage:
     """One synthetic image of a mode. `key` varies the picture the way the image pools do
     (BINARY alternates black and white, MULTI_CLASS cycles through the classes); `n` is the
-    mode's size (classes, max boxes; the mode's default if None); `count`: a BOUNDING_BOX
-    image shows exactly that many objects (random 0..n if None; ValueError if they do not
-    fit)."""
+    mode's size (max count, classes, max boxes; the mode's default if None); `count`: a
+    BOUNDING_BOX image shows exactly that many objects (random 0..n if None; ValueError if
+    they do not fit)."""
     if mode == "BINARY":
         return make_binary_image(width, height, rng, black=key % 2 == 0)
-    if mode == "COUNT":
-        return make_count_image(width, height, rng)
     size = n if n is not None else modes_module.SPECS[mode].default_n
+    if mode == "COUNT":
+        return make_count_image(width, height, rng, max_count=size)
     if mode == "MULTI_CLASS":
         return make_multiclass_image(width, height, rng, index=key % size, n=size)
     if mode == "BOUNDING_BOX":

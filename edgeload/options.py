@@ -252,8 +252,8 @@ DETECTOR_MODE = Option(
     "--detector-mode",
     CHOICE,
     "BINARY",
-    "detector mode: BINARY (YES/NO), COUNT (up to 10 circles), MULTI_CLASS (--num-classes), "
-    "BOUNDING_BOX (--max-num-bboxes)",
+    "detector mode: BINARY (YES/NO), COUNT (circles, up to --max-count), MULTI_CLASS "
+    "(--num-classes), BOUNDING_BOX (--max-num-bboxes)",
     choices=DETECTOR_MODES,
     positional="MODE",
 )
@@ -266,6 +266,16 @@ NUM_CLASSES = Option(
     maximum=modes.SPECS["MULTI_CLASS"].max_n,
     metavar="N",
 )
+MAX_COUNT = Option(
+    "--max-count",
+    INT,
+    None,
+    f"COUNT only: most objects the detector counts; more is answered greater_than_max "
+    f"(default: {modes.SPECS['COUNT'].default_n})",
+    minimum=modes.SPECS["COUNT"].min_n,
+    maximum=modes.SPECS["COUNT"].max_n,
+    metavar="N",
+)
 MAX_NUM_BBOXES = Option(
     "--max-num-bboxes",
     INT,
@@ -276,6 +286,8 @@ MAX_NUM_BBOXES = Option(
     maximum=modes.SPECS["BOUNDING_BOX"].max_n,
     metavar="N",
 )
+# the options that set a mode's size n, one per sized mode (`modes.SIZE_FLAGS`)
+SIZE_OPTIONS = (MAX_COUNT, NUM_CLASSES, MAX_NUM_BBOXES)
 MAX_PIPELINE_CONFIG_CHARS = 100  # the API's bound on a detector's edge_pipeline_config
 EDGE_PIPELINE_CONFIG = Option(
     "--edge-pipeline-config",
@@ -474,12 +486,13 @@ def to_command_line(values: dict[str, Any], options: Iterable[Option]) -> list[s
 
 
 def mode_size(values: dict[str, Any]) -> int | None:
-    """The size `n` of the run's detectors (classes of MULTI_CLASS, max boxes of BOUNDING_BOX;
-    None for BINARY and COUNT) from --num-classes / --max-num-bboxes, or the mode's default.
-    UsageError when a size is given to a mode it does not apply to."""
+    """The size `n` of the run's detectors (max count of COUNT, classes of MULTI_CLASS, max
+    boxes of BOUNDING_BOX; None for BINARY, and for COUNT without --max-count) from
+    --max-count / --num-classes / --max-num-bboxes, or the mode's default. UsageError when a
+    size is given to a mode it does not apply to."""
     mode = values["detector_mode"]
     n = None
-    for option in (NUM_CLASSES, MAX_NUM_BBOXES):
+    for option in SIZE_OPTIONS:
         given = values.get(option.dest)
         if given is not None:
             n = modes.resolve_n(mode, given, flag=option.flag)

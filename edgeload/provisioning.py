@@ -9,9 +9,10 @@ wait until the edge endpoint serves them.
 Steps, each with a timeout, a progress line every few seconds, and a one-line error:
 1. get or create the detector by a stable name per mode and image size
    (`edgeload-binary-640x480`, then `-2`, `-3`, ... for more detectors; MULTI_CLASS and
-   BOUNDING_BOX names add their size `-n3`, and an edge pipeline config adds `-p<hash>`), or use
-   a given id; a detector is created through the SDK's call for its mode (`edgeload.modes`),
-   with the edge pipeline config when one is asked for;
+   BOUNDING_BOX names add their size `-n3`, COUNT names a max count other than 10 `-n25`, and
+   an edge pipeline config adds `-p<hash>`), or use a given id; a detector is created through
+   the SDK's call for its mode (`edgeload.modes`), with the edge pipeline config when one is
+   asked for;
 2. if it is not trained enough (at least MIN_LABELS labels and a projected balanced accuracy
    above MIN_ACCURACY, from the cloud's evaluation), submit labelled synthetic images
    asynchronously, label them with the right answer, and wait for training;
@@ -98,7 +99,8 @@ class ProvisionedDetector:
     image_size: tuple[int, int] | None = None
     labels: int | None = None
     projected_accuracy: float | None = None
-    # MULTI_CLASS: the class names; BOUNDING_BOX: max boxes (mode_size); None otherwise
+    # MULTI_CLASS: the class names; mode_size: BOUNDING_BOX max boxes, MULTI_CLASS classes,
+    # COUNT max count when not the default 10 (a default COUNT detector records as before)
     class_names: list[str] | None = None
     mode_size: int | None = None
     # the edge pipeline config asked for (--edge-pipeline-config), None for the default; when
@@ -149,11 +151,13 @@ def detector_name(
     edge_pipeline_config: str | None = None,
 ) -> str:
     """The stable name of the `index`-th edgeload detector for a mode and image size (and the
-    mode's size, and an edge pipeline config: other values, other detectors)."""
+    mode's size, and an edge pipeline config: other values, other detectors). COUNT's default
+    max count (10) adds nothing: those detectors keep the names they always had."""
     width, height = image_size
     base = f"edgeload-{mode.lower().replace('_', '-')}-{width}x{height}"
-    if mode_size is not None:
-        base += f"-n{mode_size}"
+    named = modes_module.named_size(mode, mode_size)
+    if named is not None:
+        base += f"-n{named}"
     if edge_pipeline_config is not None:
         base += f"-p{pipeline_config_hash(edge_pipeline_config)}"
     return base if index == 0 else f"{base}-{index + 1}"
@@ -248,8 +252,9 @@ def provision_detectors(
     `timeout_s` bounds each wait. `wait_for_edge=False` stops after training (for scenarios
     that measure how the edge brings detectors up).
 
-    `mode_size`: classes of MULTI_CLASS, max boxes of BOUNDING_BOX detectors (the mode's
-    default if None; a given detector id's own size when None, else it must match).
+    `mode_size`: max count of COUNT, classes of MULTI_CLASS, max boxes of BOUNDING_BOX
+    detectors (the mode's default if None; a given detector id's own size when None, else it
+    must match).
     `edge_pipeline_config`: create the detectors with it and wait until the edge's status page
     says it runs it (a given or reused detector must have it already)."""
     mode = check_mode(mode)
@@ -334,17 +339,32 @@ def provision_detectors(
 
 def _shape_of(detector: Any, mode: str) -> tuple[list[str] | None, int | None]:
     """(class names, size) of a detector from its mode configuration: MULTI_CLASS (its class
-    names, their number), BOUNDING_BOX (None, max boxes), (None, None) for the others."""
-    config = getattr(detector, "mode_configuration", None) or {}
-    if not isinstance(config, dict):
-        config = getattr(config, "__dict__", {}) or {}
+    names, their number), BOUNDING_BOX (None, max boxes), COUNT (None, max count; None at the
+    default 10, recorded as before), (None, None) for BINARY."""
+    config = _config_of(detector)
     if mode == "MULTI_CLASS":
         names = [str(c) for c in config.get("class_names") or []]
         return names, len(names)
     if mode == "BOUNDING_BOX":
         most = config.get("max_num_bboxes")
         return None, int(most) if most else modes_module.SPECS[mode].default_n
+    if mode == "COUNT":
+        return None, modes_module.named_size(mode, _max_count_of(config))
     return None, None
+
+
+def _config_of(detector: Any) -> dict:
+    """A detector's mode configuration as a dict (the SDK gives a dict or a model)."""
+    config = getattr(detector, "mode_configuration", None) or {}
+    if not isinstance(config, dict):
+        config = getattr(config, "__dict__", {}) or {}
+    return config
+
+
+def _max_count_of(config: dict) -> int:
+    """A counting detector's max count (the API's default, 10, when it does not say)."""
+    most = config.get("max_count")
+    return int(most) if most else modes_module.COUNT_MAX
 
 
 def _check_configured_edge_pipeline(gl: Any, detectors: list[Any], wanted: str) -> None:
@@ -433,7 +453,8 @@ def _get_or_create(
                 f"detector {name!r} ({detector.id}) exists with another query: "
                 "rename or delete it, or pass its id explicitly"
             )
-        _check_size(detector, mode, mode_size)
+        # a default COUNT run's detector must count to 10, as it always was
+        _check_size(detector, mode, modes_module.size_or_default(mode, mode_size))
         progress(f"using detector {detector.id} ({name})")
         return detector
     # the edge pipeline config travels only when one is asked for: the default request is
@@ -441,8 +462,9 @@ def _get_or_create(
     extra = {"edge_pipeline_config": edge_pipeline_config} if edge_pipeline_config else {}
     query = QUERIES[mode]
     if mode == "COUNT":
+        most = mode_size or COUNT_MAX_COUNT
         create = lambda: gl.create_counting_detector(  # noqa: E731
-            name, query, COUNT_CLASS_NAME, max_count=COUNT_MAX_COUNT, **extra
+            name, query, COUNT_CLASS_NAME, max_count=most, **extra
         )
     elif mode == "MULTI_CLASS":
         names = modes_module.class_names(mode_size or modes_module.SPECS[mode].default_n)
@@ -467,7 +489,7 @@ def _get_or_create(
             raise exc from None
         if detector.query != query:
             raise
-        _check_size(detector, mode, mode_size)
+        _check_size(detector, mode, modes_module.size_or_default(mode, mode_size))
         progress(f"using detector {detector.id} ({name}), created at the same time elsewhere")
         return detector
     progress(f"created detector {detector.id} ({name})")
@@ -481,10 +503,14 @@ def _http_status(exc: BaseException) -> int | None:
 
 
 def _check_size(detector: Any, mode: str, wanted: int | None) -> None:
-    """An existing MULTI_CLASS / BOUNDING_BOX detector must have the size asked for."""
+    """An existing COUNT / MULTI_CLASS / BOUNDING_BOX detector must have the size asked for
+    (None: nothing asked; COUNT's None from a run without --max-count is its default 10)."""
     if wanted is None or modes_module.SPECS[mode].size_flag is None:
         return
-    _, size = _shape_of(detector, mode)
+    if mode == "COUNT":  # the max count itself, the default 10 included
+        size = _max_count_of(_config_of(detector))
+    else:
+        size = _shape_of(detector, mode)[1]
     if size != wanted:
         flag = modes_module.SPECS[mode].size_flag
         raise UsageError(
@@ -940,11 +966,11 @@ def synthetic_labelled_images(
     class_names: Sequence[str] | None = None,
 ) -> LabelledImages:
     """index -> (JPEG bytes, right answer, ROIs) for priming, from `edgeload.images` (the same
-    pictures the load users send): BINARY alternates black and white canvases, COUNT draws a
-    random number of circles, MULTI_CLASS cycles through the classes (answer: the class name,
-    `class_names[i]` for a detector with names of its own), BOUNDING_BOX draws 0..mode_size
-    circles (answer BOUNDING_BOX with one ROI per circle, or NO_OBJECTS). A few distinct images
-    are made once and reused."""
+    pictures the load users send): BINARY alternates black and white canvases, COUNT draws
+    0..mode_size circles (0..10 by default), MULTI_CLASS cycles through the classes (answer:
+    the class name, `class_names[i]` for a detector with names of its own), BOUNDING_BOX draws
+    0..mode_size circles (answer BOUNDING_BOX with one ROI per circle, or NO_OBJECTS). A few
+    distinct images are made once and reused."""
     mode = check_mode(mode)
     width, height = check_image_size(image_size)
     if class_names:

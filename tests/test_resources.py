@@ -43,11 +43,12 @@ def test_the_example_matrix_expands_to_the_cartesian_product():
     by_mode: dict[str, int] = {}
     for c in combos:
         by_mode[c.mode] = by_mode.get(c.mode, 0) + 1
-    # BINARY 2 pipelines x 2 sizes; MULTI_CLASS 2 n x 1 size; BOUNDING_BOX 2 x 1 x 2
-    assert by_mode == {"BINARY": 4, "MULTI_CLASS": 2, "BOUNDING_BOX": 4}
+    # BINARY 2 pipelines x 2 sizes; COUNT and MULTI_CLASS 2 n x 1 size; BOUNDING_BOX 2 x 1 x 2
+    assert by_mode == {"BINARY": 4, "COUNT": 2, "MULTI_CLASS": 2, "BOUNDING_BOX": 4}
     assert len({c.key for c in combos}) == len(combos)
     keys = [c.key for c in combos]
     assert "BINARY/fast-knn/-/1920x1080" in keys and "MULTI_CLASS/default/10/640x480" in keys
+    assert "COUNT/default/25/640x480" in keys
     # a pipeline of `default` is the mode's own (no --edge-pipeline-config)
     assert next(c for c in combos if c.key == "BINARY/default/-/640x480").pipeline is None
 
@@ -56,7 +57,15 @@ def test_modes_without_n_get_their_default_size():
     (combo,) = combinations({"MULTI_CLASS": {"image_sizes": ["64x48"]}})
     assert combo.n == 4 and combo.key == "MULTI_CLASS/default/4/64x48"
     (combo,) = combinations({"count": {"image_sizes": "64x48"}})
-    assert combo.mode == "COUNT" and combo.n is None
+    assert combo.mode == "COUNT" and combo.n is None  # its default max count, 10
+
+
+def test_count_takes_n_as_its_max_count():
+    combos = combinations({"COUNT": {"image_sizes": ["64x48"], "n": [3, 25]}})
+    assert [(c.n, c.key) for c in combos] == [
+        (3, "COUNT/default/3/64x48"),
+        (25, "COUNT/default/25/64x48"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -68,7 +77,8 @@ def test_modes_without_n_get_their_default_size():
         ({"BINARY": {"image_sizes": ["64x"]}}, "BINARY.image_sizes: '64x' is not WIDTHxHEIGHT"),
         ({"BINARY": {"image_sizes": ["0x48"]}}, "sides must be 1..10000 px"),
         ({"BINARY": {"image_sizes": ["64x48"], "n": [2]}}, "n does not apply to BINARY"),
-        ({"COUNT": {"image_sizes": ["64x48"], "n": [2]}}, "n does not apply to COUNT"),
+        ({"COUNT": {"image_sizes": ["64x48"], "n": [51]}}, "takes 1..50 counted objects"),
+        ({"COUNT": {"image_sizes": ["64x48"], "n": [0]}}, "COUNT.n: 0 is out of range"),
         ({"MULTI_CLASS": {"image_sizes": ["64x48"], "n": [1]}}, "takes 2..100 classes"),
         ({"BOUNDING_BOX": {"image_sizes": ["64x48"], "n": ["x"]}}, "not a whole number"),
         ({"BINARY": {"pipelines": ["a"]}}, "image_sizes is required"),
@@ -137,6 +147,20 @@ def test_binary_and_count_footprints_are_unchanged_and_the_new_modes_differ():
     bbox = pods.pod_footprint("BOUNDING_BOX", "primary", n=10)
     assert bbox.vram_bytes == 2000 * MIB + 10 * 16 * MIB > binary[0].vram_bytes
     assert pods.pod_footprint("MULTI_CLASS", "primary", n=3).vram_bytes == 1024 * MIB
+
+
+def test_count_memory_grows_with_the_max_count_and_stays_put_at_the_default():
+    for profile in ("gpu-1x", "resources-demo", "jetson-orin"):
+        pods = load_profile(profile).pods
+        default = pods.pod_footprint("COUNT", "primary")
+        assert pods.pod_footprint("COUNT", "primary", n=10) == default  # max count 10: as before
+        assert pods.pod_footprint("COUNT", "oodd", n=25) == pods.pod_footprint("COUNT", "oodd")
+        bigger = pods.pod_footprint("COUNT", "primary", n=25)
+        assert bigger.vram_bytes == default.vram_bytes + 15 * 16 * MIB
+        assert bigger.ram_bytes == default.ram_bytes + 15 * 8 * MIB
+        assert pods.pod_footprint("COUNT", "primary", n=1).vram_bytes < default.vram_bytes
+    jetson = load_profile("jetson-orin").pods.pod_footprint("COUNT", "primary", n=10)
+    assert (jetson.vram_bytes, jetson.ram_bytes) == (1000 * MIB, 1300 * MIB)
 
 
 def test_pipelines_and_image_sizes_change_the_resources_demo_footprints():
@@ -312,3 +336,23 @@ def test_nothing_left_to_measure_is_a_completed_resume(tmp_path):
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "nothing left to measure" in again.stdout
     assert [s["carried"] for s in _log_samples(run_dir)] == [True]
+
+
+def test_a_matrix_with_count_n_measures_each_max_count(tmp_path):
+    (tmp_path / "m.yaml").write_text("COUNT:\n  image_sizes: [64x48]\n  n: [10, 25]\n")
+    out = tmp_path / "out"
+    run = edgeload("--matrix", "m.yaml", *FAST, "--output-dir", str(out), cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    names = {s["key"]: s["detector_name"] for s in _log_samples(run_dir)}
+    # max count 10 is the default COUNT detector, under the name it always had
+    assert names == {
+        "COUNT/default/10/64x48": "edgeload-count-64x48",
+        "COUNT/default/25/64x48": "edgeload-count-64x48-n25",
+    }
+    rows = _rows(run_dir)
+    assert {r["status"] for r in rows.values()} == {"measured"}
+    assert rows["COUNT/default/25/64x48"]["n"] == "25"
+    vram = {k: int(r["vram_bytes"]) for k, r in rows.items()}
+    grown = vram["COUNT/default/25/64x48"] - vram["COUNT/default/10/64x48"]
+    assert abs(grown - 15 * 16 * MIB) < 16  # gpu-1x's per_n above base_n 10

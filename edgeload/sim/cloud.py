@@ -308,10 +308,13 @@ class Cloud:
             errors["patience_time"] = ["Ensure this value is between 0 and 3600."]
         mode_cfg = body.get("mode_configuration")
         if mode == "COUNT":
+            most = mode_cfg.get("max_count") if isinstance(mode_cfg, dict) else None
             if not isinstance(mode_cfg, dict) or not isinstance(mode_cfg.get("class_name"), str):
                 errors["mode_configuration"] = [
                     "COUNT detectors need mode_configuration.class_name."
                 ]
+            elif most is not None and (not isinstance(most, int) or not 1 <= most <= 50):
+                errors["mode_configuration"] = ["max_count must be between 1 and 50."]
             else:
                 mode_cfg = {
                     "class_name": mode_cfg["class_name"],
@@ -462,10 +465,13 @@ class Cloud:
             self.counters["trainings"] += 1
 
     def detector_size(self, detector_id: str) -> int | None:
-        """A detector's size n (MULTI_CLASS classes, BOUNDING_BOX max boxes); None else."""
+        """A detector's size n (COUNT max count, MULTI_CLASS classes, BOUNDING_BOX max boxes);
+        None else."""
         det = self.find(detector_id)
         if det is None:
             return None
+        if det.mode == "COUNT":
+            return det.max_count
         if det.mode == "MULTI_CLASS":
             return len(det.class_names)
         if det.mode == "BOUNDING_BOX":

@@ -167,7 +167,7 @@ class Detector:
     last_updated_time: float | None = None  # wall time of the last finished rollout
     switchover_until: float = -1.0  # image queries fail until then
     queue: deque = field(default_factory=deque)  # waiters for a worker slot
-    mode_size: int | None = None  # n of MULTI_CLASS / BOUNDING_BOX detectors (pod memory)
+    mode_size: int | None = None  # n of COUNT / MULTI_CLASS / BOUNDING_BOX detectors (memory)
     largest_pixels: int = 0  # the largest image its pods have served (their working memory)
 
 

@@ -80,9 +80,12 @@ class PodFootprint:
 class ModeFootprint:
     primary: PodFootprint = PodFootprint(vram_bytes=900 * MIB, ram_bytes=1500 * MIB)
     oodd: PodFootprint = PodFootprint(vram_bytes=500 * MIB, ram_bytes=1000 * MIB)
-    # added to the primary pod per unit of the detector's size n (MULTI_CLASS classes,
-    # BOUNDING_BOX max boxes): a wider head and more output buffers; BINARY/COUNT have no n
+    # added to the primary pod per unit of the detector's size n (COUNT max count, MULTI_CLASS
+    # classes, BOUNDING_BOX max boxes) above base_n: a wider head and more output buffers
     per_n: PodFootprint = PodFootprint()
+    # the n that `primary` already holds (per_n counts from it; below it, less memory). COUNT:
+    # 10, the max count its detectors always had, so their footprint stays `primary`
+    base_n: int = _f(0)
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ class PodsSpec:
             "COUNT": ModeFootprint(
                 primary=PodFootprint(vram_bytes=1400 * MIB, ram_bytes=2000 * MIB),
                 oodd=PodFootprint(vram_bytes=500 * MIB, ram_bytes=1000 * MIB),
+                per_n=PodFootprint(vram_bytes=16 * MIB, ram_bytes=8 * MIB),
+                base_n=10,
             ),
             "MULTI_CLASS": ModeFootprint(
                 primary=PodFootprint(vram_bytes=1000 * MIB, ram_bytes=1600 * MIB),
@@ -143,15 +148,16 @@ class PodsSpec:
         pipeline_config: str | None = None,
         megapixels: float = 0.0,
     ) -> PodFootprint:
-        """One pod's memory: the mode's footprint for its role (+ n x per_n on the primary),
-        x the pipeline's factor (+ its extra on the primary), + the working memory of the
-        largest image served. BINARY/COUNT with no pipeline entry: the mode's figures."""
+        """One pod's memory: the mode's footprint for its role (+ (n - base_n) x per_n on the
+        primary), x the pipeline's factor (+ its extra on the primary), + the working memory of
+        the largest image served. BINARY, and COUNT at its default max count (n = base_n = 10),
+        with no pipeline entry: the mode's figures."""
         fp = self.footprint(mode)
         base: PodFootprint = getattr(fp, role)
         vram, ram = float(base.vram_bytes), float(base.ram_bytes)
         if role == "primary" and n:
-            vram += n * fp.per_n.vram_bytes
-            ram += n * fp.per_n.ram_bytes
+            vram = max(0.0, vram + (n - fp.base_n) * fp.per_n.vram_bytes)
+            ram = max(0.0, ram + (n - fp.base_n) * fp.per_n.ram_bytes)
         pipeline = self.pipelines.get((pipeline_config or "").strip())
         if pipeline is not None:
             vram, ram = vram * pipeline.factor, ram * pipeline.factor

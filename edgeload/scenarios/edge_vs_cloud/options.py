@@ -87,6 +87,7 @@ OPTIONS: tuple[Option, ...] = (
     DETECTOR_ID,
     SAMPLE,
     opt.DETECTOR_MODE,
+    opt.MAX_COUNT,
     opt.NUM_CLASSES,
     opt.MAX_NUM_BBOXES,
     IMAGE_SIZE,

@@ -61,6 +61,7 @@ FAIL_IF = replace(
 
 OPTIONS: tuple[Option, ...] = (
     opt.DETECTOR_MODE,
+    opt.MAX_COUNT,
     opt.NUM_CLASSES,
     opt.MAX_NUM_BBOXES,
     opt.EDGE_PIPELINE_CONFIG,

@@ -6,7 +6,8 @@ edge pipeline configs and sizes `n`, expanded into combinations (the cartesian p
       pipelines: [default, fast-knn]        optional; `default`: the mode's default pipeline
     MULTI_CLASS:
       image_sizes: [640x480]
-      n: [3, 10]                            MULTI_CLASS / BOUNDING_BOX only (classes / boxes)
+      n: [3, 10]                            COUNT / MULTI_CLASS / BOUNDING_BOX only (max count /
+                                            classes / max boxes)
 
 Every mistake is a one-line UsageError naming the file and the field. Pure except `load_matrix`,
 which reads the file.
@@ -34,7 +35,7 @@ _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 @dataclass(frozen=True)
 class Combination:
     """One detector of the benchmark: mode, edge pipeline config (None: the mode's default),
-    size n (None for BINARY / COUNT) and image size."""
+    size n (None for BINARY, and for COUNT without n: its default max count) and image size."""
 
     mode: str
     pipeline: str | None
@@ -179,8 +180,8 @@ def _n(mode: str, value: Any, where: str) -> int:
     spec = modes.SPECS[mode]
     if spec.size_flag is None:
         raise UsageError(
-            f"{where}: n does not apply to {mode} detectors (only MULTI_CLASS classes and "
-            "BOUNDING_BOX max boxes): remove it"
+            f"{where}: n does not apply to {mode} detectors (only COUNT max count, "
+            "MULTI_CLASS classes and BOUNDING_BOX max boxes): remove it"
         )
     if isinstance(value, bool) or not isinstance(value, int):
         raise UsageError(f"{where}: {value!r} is not a whole number")

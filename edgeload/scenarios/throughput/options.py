@@ -103,6 +103,7 @@ ENDPOINT_DOWN = Option(
 
 OPTIONS: tuple[Option, ...] = (
     opt.DETECTOR_MODE,
+    opt.MAX_COUNT,
     opt.NUM_CLASSES,
     opt.MAX_NUM_BBOXES,
     opt.EDGE_PIPELINE_CONFIG,
@@ -160,16 +161,19 @@ class Inputs:
     step_settle_seconds: float = DEFAULT_SETTLE_S
     endpoint_down_seconds: float = DEFAULT_ENDPOINT_DOWN_S
     exit_code_on_error: int = 1  # Locust's: failed requests fail the run unless it is 0
-    # MULTI_CLASS / BOUNDING_BOX size as given (None: the mode's default, or a given detector's
-    # own), and the edge pipeline config asked for; recorded only when set
+    # COUNT / MULTI_CLASS / BOUNDING_BOX size as given (None: the mode's default, or a given
+    # detector's own), and the edge pipeline config asked for; recorded only when set
     num_classes: int | None = None
     max_num_bboxes: int | None = None
     edge_pipeline_config: str | None = None
+    max_count: int | None = None
 
     @property
     def mode_size(self) -> int | None:
-        """The size given for the detectors' mode (--num-classes / --max-num-bboxes)."""
-        return self.num_classes if self.num_classes is not None else self.max_num_bboxes
+        """The size given for the detectors' mode (--max-count / --num-classes /
+        --max-num-bboxes; only the mode's own flag is accepted)."""
+        given = (self.max_count, self.num_classes, self.max_num_bboxes)
+        return next((n for n in given if n is not None), None)
 
     def client_rate(self) -> float:
         """Requests/s of one client (user): paced, or its share of the arrival rate."""
@@ -183,7 +187,7 @@ class Inputs:
 
     def as_record(self) -> dict:
         record = dict(self.__dict__)
-        for key in ("num_classes", "max_num_bboxes", "edge_pipeline_config"):
+        for key in ("num_classes", "max_num_bboxes", "max_count", "edge_pipeline_config"):
             if record[key] is None:  # BINARY and COUNT runs record what they always did
                 del record[key]
         record["detector_ids"] = list(self.detector_ids)
@@ -246,6 +250,7 @@ def validate_inputs(namespace: Any) -> Inputs:
         exit_code_on_error=_exit_code_on_error(namespace),
         num_classes=values["num_classes"],
         max_num_bboxes=values["max_num_bboxes"],
+        max_count=values["max_count"],
         edge_pipeline_config=edge_pipeline_config,
         **model,
     )
