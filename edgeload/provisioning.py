@@ -261,12 +261,7 @@ def provision_detectors(
     given_size = modes_module.resolve_n(mode, mode_size)  # UsageError for a bad size
     size_for_new = given_size
     size = check_image_size(image_size)
-    if n < 1:
-        raise UsageError(f"number of detectors must be at least 1, got {n}")
-    if detector_ids and len(detector_ids) != n:
-        raise UsageError(f"{len(detector_ids)} detector ids given for {n} detectors")
-    if not timeout_s > 0:
-        raise UsageError(f"provisioning timeout must be positive, got {timeout_s!r}")
+    _check_request(n, detector_ids, timeout_s)
     token = _token_of(gl)
     waiter = dict(poll_s=poll_s, progress_every_s=progress_every_s, progress=progress)
 
@@ -277,14 +272,7 @@ def provision_detectors(
                 mode=mode,
                 size=size,
                 detector_id=detector_ids[i] if detector_ids else None,
-                name=(names[i] if names and i < len(names) else None)
-                or detector_name(
-                    mode,
-                    size,
-                    i,
-                    mode_size=size_for_new,
-                    edge_pipeline_config=edge_pipeline_config,
-                ),
+                name=_name_of(i, names, mode, size, size_for_new, edge_pipeline_config),
                 progress=progress,
                 mode_size=size_for_new,
                 size_given=mode_size is not None,
@@ -316,6 +304,21 @@ def provision_detectors(
         raise type(exc)(redact(str(exc), token)) from None
     except Exception as exc:  # SDK and network errors: one line, never the token
         raise RunError(redact(f"provisioning failed: {_short_error(exc)}", token)) from None
+    return _provisioned(
+        detectors, shapes, mode, size, configs, labels, accuracy, edge_pipeline_config
+    )
+
+
+def _provisioned(
+    detectors: list[Any],
+    shapes: list[tuple[list[str] | None, int | None]],
+    mode: str,
+    size: tuple[int, int],
+    configs: dict[str, PipelineConfig],
+    labels: dict[str, int],
+    accuracy: dict[str, float | None],
+    edge_pipeline_config: str | None,
+) -> list[ProvisionedDetector]:
     unknown = PipelineConfig(None, "unknown", False)
     return [
         ProvisionedDetector(
@@ -335,6 +338,31 @@ def provision_detectors(
         )
         for d, shape in zip(detectors, shapes, strict=True)
     ]
+
+
+def _name_of(
+    i: int,
+    names: Sequence[str] | None,
+    mode: str,
+    size: tuple[int, int],
+    mode_size: int | None,
+    edge_pipeline_config: str | None,
+) -> str:
+    """Detector i's name: the one given, else edgeload's stable name for its kind."""
+    if names and i < len(names) and names[i]:
+        return names[i]
+    return detector_name(
+        mode, size, i, mode_size=mode_size, edge_pipeline_config=edge_pipeline_config
+    )
+
+
+def _check_request(n: int, detector_ids: Sequence[str] | None, timeout_s: float) -> None:
+    if n < 1:
+        raise UsageError(f"number of detectors must be at least 1, got {n}")
+    if detector_ids and len(detector_ids) != n:
+        raise UsageError(f"{len(detector_ids)} detector ids given for {n} detectors")
+    if not timeout_s > 0:
+        raise UsageError(f"provisioning timeout must be positive, got {timeout_s!r}")
 
 
 def _shape_of(detector: Any, mode: str) -> tuple[list[str] | None, int | None]:
@@ -457,25 +485,8 @@ def _get_or_create(
         _check_size(detector, mode, modes_module.size_or_default(mode, mode_size))
         progress(f"using detector {detector.id} ({name})")
         return detector
-    # the edge pipeline config travels only when one is asked for: the default request is
-    # the upstream scripts', unchanged
-    extra = {"edge_pipeline_config": edge_pipeline_config} if edge_pipeline_config else {}
     query = QUERIES[mode]
-    if mode == "COUNT":
-        most = mode_size or COUNT_MAX_COUNT
-        create = lambda: gl.create_counting_detector(  # noqa: E731
-            name, query, COUNT_CLASS_NAME, max_count=most, **extra
-        )
-    elif mode == "MULTI_CLASS":
-        names = modes_module.class_names(mode_size or modes_module.SPECS[mode].default_n)
-        create = lambda: gl.create_multiclass_detector(name, query, names, **extra)  # noqa: E731
-    elif mode == "BOUNDING_BOX":
-        most = mode_size or modes_module.SPECS[mode].default_n
-        create = lambda: gl.create_bounding_box_detector(  # noqa: E731
-            name, query, modes_module.OBJECT_CLASS_NAME, max_num_bboxes=most, **extra
-        )
-    else:
-        create = lambda: gl.create_detector(name, query, **extra)  # noqa: E731
+    create = _creator(gl, mode, name, mode_size, edge_pipeline_config)
     try:
         detector = _patiently(create, "POST detector", progress)
     except Exception as exc:
@@ -494,6 +505,30 @@ def _get_or_create(
         return detector
     progress(f"created detector {detector.id} ({name})")
     return detector
+
+
+def _creator(
+    gl: Any, mode: str, name: str, mode_size: int | None, edge_pipeline_config: str | None
+) -> Any:
+    """The SDK call that creates a detector of `mode` named `name` (not yet called)."""
+    query = QUERIES[mode]
+    # the edge pipeline config travels only when one is asked for: the default request is
+    # the upstream scripts', unchanged
+    extra = {"edge_pipeline_config": edge_pipeline_config} if edge_pipeline_config else {}
+    if mode == "COUNT":
+        most = mode_size or COUNT_MAX_COUNT
+        return lambda: gl.create_counting_detector(
+            name, query, COUNT_CLASS_NAME, max_count=most, **extra
+        )
+    if mode == "MULTI_CLASS":
+        names = modes_module.class_names(mode_size or modes_module.SPECS[mode].default_n)
+        return lambda: gl.create_multiclass_detector(name, query, names, **extra)
+    if mode == "BOUNDING_BOX":
+        most = mode_size or modes_module.SPECS[mode].default_n
+        return lambda: gl.create_bounding_box_detector(
+            name, query, modes_module.OBJECT_CLASS_NAME, max_num_bboxes=most, **extra
+        )
+    return lambda: gl.create_detector(name, query, **extra)
 
 
 def _http_status(exc: BaseException) -> int | None:

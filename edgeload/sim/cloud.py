@@ -261,6 +261,26 @@ def _bbox_result(
     }
 
 
+def _mode_configuration(mode: str, given: Any) -> tuple[dict | None, str | None]:
+    """A detector's stored mode_configuration from the one asked for, or the API's complaint
+    about it (the real API's bounds: max_count and max_num_bboxes 1..50)."""
+    cfg = given if isinstance(given, dict) else {}
+    if mode == "COUNT" or mode == "BOUNDING_BOX":
+        field = "max_count" if mode == "COUNT" else "max_num_bboxes"
+        most = cfg.get(field)
+        if not isinstance(cfg.get("class_name"), str):
+            return None, f"{mode} detectors need mode_configuration.class_name."
+        if most is not None and (not isinstance(most, int) or not 1 <= most <= 50):
+            return None, f"{field} must be between 1 and 50."
+        return {"class_name": cfg["class_name"], field: most or 10}, None
+    if mode == "MULTI_CLASS":
+        names = cfg.get("class_names")
+        if not isinstance(names, list) or len(names) < 2:
+            return None, "MULTI_CLASS detectors need at least 2 class_names."
+        return {"class_names": [str(n) for n in names], "num_classes": len(names)}, None
+    return None, None
+
+
 class Cloud:
     """In-memory cloud state. All times are simulated (`clock.now()` / `clock.wall()`)."""
 
@@ -306,40 +326,9 @@ class Cloud:
         patience = body.get("patience_time", 30.0) or 30.0
         if not isinstance(patience, int | float) or not 0 <= patience <= 3600:
             errors["patience_time"] = ["Ensure this value is between 0 and 3600."]
-        mode_cfg = body.get("mode_configuration")
-        if mode == "COUNT":
-            most = mode_cfg.get("max_count") if isinstance(mode_cfg, dict) else None
-            if not isinstance(mode_cfg, dict) or not isinstance(mode_cfg.get("class_name"), str):
-                errors["mode_configuration"] = [
-                    "COUNT detectors need mode_configuration.class_name."
-                ]
-            elif most is not None and (not isinstance(most, int) or not 1 <= most <= 50):
-                errors["mode_configuration"] = ["max_count must be between 1 and 50."]
-            else:
-                mode_cfg = {
-                    "class_name": mode_cfg["class_name"],
-                    "max_count": mode_cfg.get("max_count") or 10,
-                }
-        elif mode == "MULTI_CLASS":
-            names = mode_cfg.get("class_names") if isinstance(mode_cfg, dict) else None
-            if not isinstance(names, list) or len(names) < 2:
-                errors["mode_configuration"] = [
-                    "MULTI_CLASS detectors need at least 2 class_names."
-                ]
-            else:
-                mode_cfg = {"class_names": [str(n) for n in names], "num_classes": len(names)}
-        elif mode == "BOUNDING_BOX":
-            most = mode_cfg.get("max_num_bboxes") if isinstance(mode_cfg, dict) else None
-            if not isinstance(mode_cfg, dict) or not isinstance(mode_cfg.get("class_name"), str):
-                errors["mode_configuration"] = [
-                    "BOUNDING_BOX detectors need mode_configuration.class_name."
-                ]
-            elif most is not None and (not isinstance(most, int) or not 1 <= most <= 50):
-                errors["mode_configuration"] = ["max_num_bboxes must be between 1 and 50."]
-            else:
-                mode_cfg = {"class_name": mode_cfg["class_name"], "max_num_bboxes": most or 10}
-        else:
-            mode_cfg = None
+        mode_cfg, mode_problem = _mode_configuration(mode, body.get("mode_configuration"))
+        if mode_problem:
+            errors["mode_configuration"] = [mode_problem]
         edge_pipeline = body.get("edge_pipeline_config")
         if edge_pipeline is not None and (
             not isinstance(edge_pipeline, str)
