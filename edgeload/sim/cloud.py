@@ -584,8 +584,16 @@ class Cloud:
             label_ok = truth.digest % 3 != 0
         return self._result(det, truth, confidence, label_ok, "ALGORITHM", from_edge)
 
-    def cloud_result(self, det: CloudDetector, truth: Truth, threshold: float) -> dict:
-        """The cloud's answer to an escalated query: right, and confident enough."""
+    def cloud_result(
+        self, det: CloudDetector, truth: Truth, threshold: float, human_review: str | None = None
+    ) -> dict:
+        """The cloud's answer to a query: right, and confident enough (a person's, when
+        needed). With human_review NEVER no person looks: the answer is the cloud's own
+        model's (source ALGORITHM), right but only as confident as the image is clear."""
+        if human_review == "NEVER":
+            return self._result(
+                det, truth, round(0.6 + 0.39 * truth.clarity, 4), True, "ALGORITHM", False
+            )
         return self._result(det, truth, max(0.99, threshold), True, "CLOUD", False)
 
     @staticmethod

@@ -185,7 +185,7 @@ class CloudApi:
         patience = params["patience_time"]
         if patience is None:
             patience = det.patience_time
-        answer = cloud.cloud_result(det, image_truth(body), threshold)
+        answer = cloud.cloud_result(det, image_truth(body), threshold, params["human_review"])
         try:
             if params["want_async"]:
                 return 200, cloud.image_query(
@@ -230,6 +230,7 @@ def _iq_params(q: dict[str, str]) -> dict[str, Any]:
     review = q.get("human_review")
     if review is not None and review not in _HUMAN_REVIEW:
         errors["human_review"] = [f'"{review}" is not a valid choice.']
+    out["human_review"] = review
     wanted = q.get("want_async", "false").lower()
     if wanted not in _TRUE + _FALSE:
         errors["want_async"] = ["Must be a valid boolean."]
