@@ -281,8 +281,8 @@ def summary_lines(results: dict) -> list[str]:
     lines.append(format_table(rows) if rows else "no image was compared")
     lines.append(
         f"agreement: {_fmt(s.get('agreement_rate'), '{:.1%}')} of {s.get('compared_images')} "
-        f"compared images ({s.get('disagreements')} disagreements, {s.get('failed_images')} "
-        "not compared)"
+        f"compared images ({_count(s.get('disagreements'), 'disagreement')}, "
+        f"{s.get('failed_images')} not compared)"
     )
     lines.append(
         f"confidence gap (cloud - edge): mean {_fmt(s.get('mean_confidence_gap'), '{:+.3f}')}, "
@@ -301,3 +301,8 @@ def summary_lines(results: dict) -> list[str]:
             f"({row['agreement_rate']:.1%})"
         )
     return lines
+
+
+def _count(n: object, noun: str) -> str:
+    """'1 disagreement', '3 disagreements'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
