@@ -96,6 +96,7 @@ class LiveRun:
         if kind == runlog.HEADER:
             self.feed = LogFeed(record)
             self._cache.clear()
+            self._snapshot = None  # a new run: never the last run's rows, even for a moment
             return
         if self.feed is None:
             return
@@ -109,6 +110,10 @@ class LiveRun:
             self.feed.add(record)
         except Exception:  # a live view never stops a run; the report reads the log itself
             self.bad_records += 1
+        if kind == runlog.END:
+            # the final figures at once: a page that says "completed" shows the report's rows,
+            # not a snapshot taken up to MIN_REFRESH_S before the end
+            self._snapshot = None
 
     # -- the figures ---------------------------------------------------------------------
     def snapshot(self, now: float | None = None) -> dict:
