@@ -4,7 +4,8 @@
           `edgeload.target.make_sdk` (hidden retries off, pool sized for the users);
     http  the same HTTP request the SDK sends, built once (`EdgeRequest`) and posted by a raw
           HTTP client (Locust's FastHttpUser in `edgeload.scenarios.throughput.users`; outside
-          Locust `HttpSubmitter`, on `edgeload.http`).
+          Locust `HttpSubmitter` for one detector, `SharedHttpSubmit` for many detectors and
+          concurrent callers, both on `edgeload.http`).
 
 Both ask for an answer the edge gives itself (`wait=0`, `human_review=NEVER`,
 `confidence_threshold=0`, as the original load tests did) and check every answer: an HTTP
@@ -249,6 +250,11 @@ def check_sdk_answer(image_query: Any, detector_id: str, spec: AnswerSpec | None
     return Outcome(200, None)
 
 
+def edge_headers(token: str) -> dict[str, str]:
+    """The headers of the SDK's image-query POST (the same for every detector)."""
+    return {"Content-Type": "image/jpeg", "Accept": "application/json", "x-api-token": token}
+
+
 class EdgeRequest:
     """The SDK's image-query POST for one detector, prepared once: path and headers."""
 
@@ -257,11 +263,7 @@ class EdgeRequest:
         self.path = (
             IMAGE_QUERIES_PATH + "?" + urlencode({"detector_id": detector_id, **QUERY_PARAMS})
         )
-        self.headers = {
-            "Content-Type": "image/jpeg",
-            "Accept": "application/json",
-            "x-api-token": token,
-        }
+        self.headers = edge_headers(token)
 
     def __repr__(self) -> str:  # never show the token
         return f"EdgeRequest(detector_id={self.detector_id!r})"
@@ -291,22 +293,60 @@ class HttpSubmitter:
 
     def __call__(self, jpeg: bytes) -> Outcome:
         """One image query, checked. Never raises for an endpoint problem."""
-        from edgeload.http import TransportError
-
-        try:
-            response = self._http.request(
-                "POST", self.request.path, body=jpeg, ok_statuses=_ANY_STATUS
-            )
-        except TransportError as exc:
-            if exc.category == "timeout":
-                return Outcome(0, "timeout", "no answer in time")
-            return Outcome(0, "connection", "connection failed")
-        except Exception as exc:  # the client itself failed: categorised, never raised
-            return classify_exception(exc)
-        return check_http_answer(response.status, response.body, self.detector_id, self.spec)
+        return post_checked(self._http, self.request, jpeg, self.spec)
 
     def close(self) -> None:
         self._http.close()
+
+
+class SharedHttpSubmit:
+    """The `http` client for many detectors and many concurrent callers (greenlets or
+    threads): one `edgeload.http.HttpClient` whose pool holds `pool_size` kept-alive
+    connections (urllib3's pool hands each call its own connection), and one `EdgeRequest`
+    per detector, prepared on its first call. Called as `submit_sdk` is, less the SDK client:
+    `(detector_id, jpeg, spec) -> Outcome`."""
+
+    def __init__(self, target: Any, pool_size: int, timeout_s: float = REQUEST_TIMEOUT_S):
+        from edgeload.http import HttpClient
+
+        self._token = target.token
+        self._requests: dict[str, EdgeRequest] = {}
+        # every detector's request has the same headers: the client sends them on each call
+        self._http = HttpClient.for_target(
+            target,
+            timeout_s=timeout_s,
+            pool_size=max(1, pool_size),
+            headers=edge_headers(self._token),
+        )
+
+    def __call__(self, detector_id: str, jpeg: bytes, spec: AnswerSpec | None = None) -> Outcome:
+        """One image query for `detector_id`, checked. Never raises for an endpoint problem."""
+        request = self._requests.get(detector_id)
+        if request is None:
+            request = self._requests[detector_id] = EdgeRequest(detector_id, self._token)
+        return post_checked(self._http, request, jpeg, spec)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __repr__(self) -> str:  # never show the token
+        return f"SharedHttpSubmit(detectors={len(self._requests)})"
+
+
+def post_checked(http: Any, request: EdgeRequest, jpeg: bytes, spec: AnswerSpec | None) -> Outcome:
+    """POST `request` with `jpeg` on an `edgeload.http.HttpClient` (that sends its headers),
+    checked like any answer. Never raises for an endpoint problem."""
+    from edgeload.http import TransportError
+
+    try:
+        response = http.request("POST", request.path, body=jpeg, ok_statuses=_ANY_STATUS)
+    except TransportError as exc:
+        if exc.category == "timeout":
+            return Outcome(0, "timeout", "no answer in time")
+        return Outcome(0, "connection", "connection failed")
+    except Exception as exc:  # the client itself failed: categorised, never raised
+        return classify_exception(exc)
+    return check_http_answer(response.status, response.body, request.detector_id, spec)
 
 
 _ANY_STATUS = range(100, 1000)  # every HTTP answer is checked by check_http_answer

@@ -1,20 +1,26 @@
 """Camera and lens sweeps (`edgeload lenses`): the config and its sweep, a frame's chain, the
-pure analysis and the knee, and one sweep of three runs end to end against the simulator
-(configs/lenses-example.yaml, the README's example) giving one report."""
+pure analysis and the knee, the shared raw HTTP client of `--client http` and its answer
+checks, one sweep of three runs end to end against the simulator
+(configs/lenses-example.yaml, the README's example) giving one report, and a short sweep
+with `--client http`."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import threading
+import types
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
+from fake_endpoint import FakeEndpoint
 from test_throughput_run import child_env
 
 from edgeload import cli, runlog
-from edgeload.clients import Outcome
+from edgeload.clients import AnswerSpec, Outcome, SharedHttpSubmit
 from edgeload.errors import UsageError
 from edgeload.reporting.logreader import read_log
 from edgeload.scenarios.lenses.analysis import analyze, lens_knee
@@ -120,6 +126,14 @@ def test_the_command_refuses_a_bad_config_with_exit_2_before_anything(tmp_path, 
     assert cli.main(["lenses"]) == 2
 
 
+def test_a_bad_client_is_one_line_with_exit_2_before_anything(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["lenses", str(EXAMPLE), "--client", "grpc", "--output-dir", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--client" in err[0] and "http" in err[0], err
+    assert not out.exists()
+
+
 def test_objects_that_do_not_fit_the_image_are_a_usage_error(tmp_path, capsys):
     config = tmp_path / "tiny.yaml"
     lens = {"name": "tiny", "type": "single_bbox", "objects": 40, "image_size": [8, 8]}
@@ -159,6 +173,83 @@ def test_a_bbox_to_binary_frame_is_one_box_call_then_objects_calls_at_once():
     calls.clear()
     assert run_frame(Chain("l", "single_binary", single, 1), submit, parallel, lambda *a: None)
     assert calls == ["one"]
+
+
+# -- the http client --------------------------------------------------------------------------
+
+BOX = {"label": "circle", "score": 0.9, "geometry": dict(left=0, top=0, right=1, bottom=1)}
+# what the fake box answers each detector (label, rois); "other" answers for another detector
+ANSWERS = {
+    "det_box": ("BOUNDING_BOX", [BOX]),
+    "det_none_with_boxes": ("NO_OBJECTS", [BOX]),
+    "det_box_without_geometry": ("BOUNDING_BOX", [{"label": "circle"}]),
+    "det_yes": ("YES", None),
+}
+
+
+def fake_image_query(method: str, path: str, body: bytes) -> tuple[int, dict]:
+    query = parse_qs(urlsplit(path).query)
+    detector = query["detector_id"][0]
+    assert query["human_review"] == ["NEVER"] and body == b"jpeg"
+    if detector == "det_busy":
+        return 503, {"detail": "busy"}
+    label, rois = ANSWERS.get(detector, ("YES", None))
+    answered = "det_someone_else" if detector == "det_other" else detector
+    return 200, {
+        "detector_id": answered,
+        "result": {"from_edge": True, "label": label},
+        "rois": rois,
+    }
+
+
+def test_the_shared_http_client_checks_answers_as_the_sdk_path_does():
+    bbox = AnswerSpec.of({"mode": "BOUNDING_BOX", "class_names": None, "max": 2})
+    with FakeEndpoint({"POST /device-api/v1/image-queries": fake_image_query}) as fake:
+        target = types.SimpleNamespace(
+            root_url=fake.url, verify_tls=True, ca_bundle=None, token="api_secret"
+        )
+        submit = SharedHttpSubmit(target, pool_size=2)
+        try:
+            assert submit("det_box", b"jpeg", bbox).ok
+            assert submit("det_yes", b"jpeg", None).ok
+            for detector, spec, error in (
+                ("det_none_with_boxes", bbox, "bad_answer"),
+                ("det_box_without_geometry", bbox, "bad_answer"),
+                ("det_yes", bbox, "bad_answer"),
+                ("det_other", None, "wrong_detector"),
+                ("det_busy", None, "http_503"),
+            ):
+                assert submit(detector, b"jpeg", spec).error == error, detector
+        finally:
+            submit.close()
+        assert all(h.get("x-api-token") == "api_secret" for h in fake.headers)
+        assert "api_secret" not in repr(submit)
+    gone = submit("det_yes", b"jpeg", None)  # the box is gone: categorised, never raised
+    submit.close()
+    assert gone.error == "connection" and gone.status == 0
+
+
+def test_the_shared_http_client_serves_many_callers_on_its_pool():
+    with FakeEndpoint({"POST /device-api/v1/image-queries": fake_image_query}) as fake:
+        target = types.SimpleNamespace(
+            root_url=fake.url, verify_tls=True, ca_bundle=None, token="api_secret"
+        )
+        submit = SharedHttpSubmit(target, pool_size=4)
+        results: list[bool] = []
+
+        def camera(k: int) -> None:
+            for _ in range(10):
+                results.append(submit("det_yes" if k % 2 else "det_box", b"jpeg", None).ok)
+
+        threads = [threading.Thread(target=camera, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        submit.close()
+    assert len(results) == 40 and all(results)
+    # kept-alive connections, at most the pool's size, shared by every detector
+    assert len(fake._connections) <= 4
 
 
 # -- the analysis ------------------------------------------------------------------------------
@@ -353,3 +444,51 @@ def test_a_sweep_of_three_runs_gives_one_report(tmp_path):
     assert again.returncode == 0, again.stderr[-2000:]
     rerendered = json.loads((run_dir / "load_test_results.json").read_text())
     assert rerendered["outputs"]["runs"] == rows
+
+
+def test_a_sweep_with_the_http_client_checks_every_call(tmp_path):
+    config = tmp_path / "lenses.yaml"
+    lenses = [
+        {
+            "name": "person",
+            "type": "bbox_to_binary",
+            "objects": [1, 2],
+            "cameras": 2,
+            "target_fps": 10,
+            "image_size": [64, 48],
+            "binary_image_size": [32, 32],
+        },
+        {"name": "door", "type": "single_binary", "target_fps": 10, "image_size": [64, 48]},
+    ]
+    config.write_text(json.dumps({"lenses": lenses}))  # JSON is YAML
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgeload.cli", "lenses", str(config), "--client", "http"]
+        + ["--duration", "2", "--warmup", "0.5", "--sim-time-scale", "10"]
+        + ["--output-dir", str(out)],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "cameras submitted through the http client" in proc.stdout
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    log = read_log(run_dir / runlog.LOG_FILENAME)
+    assert log.header["inputs"]["client"] == "http"
+    results = json.loads((run_dir / "load_test_results.json").read_text())
+    assert results["inputs"]["client"] == "http" and results["verdict"] == "pass"
+    rows = {(r["lens"], r["run"]): r for r in results["outputs"]["runs"]}
+    assert len(rows) == 4
+    assert all(r["frames"] > 0 and r["failed_frames"] == 0 for r in rows.values())
+    for run, objects in ((0, 1), (1, 2)):
+        person = rows[("person", run)]
+        # every frame's box call, then its `objects` crops, each answer checked (200, ok)
+        assert person["bbox_calls"] >= person["frames"] - person["users"]
+        assert person["binary_calls"] >= (person["frames"] - person["users"]) * objects
+        assert person["bbox_failed"] == person["binary_failed"] == 0
+    records = [json.loads(line) for line in (run_dir / runlog.LOG_FILENAME).open()]
+    requests = [r for r in records if r["type"] == runlog.REQUESTS]
+    assert sum(r["n"] for r in requests) > 0
+    assert all(ok == 1 for r in requests for ok in r["ok"])
+    assert all(status == 200 for r in requests for status in r["status"])

@@ -187,6 +187,22 @@ def test_rollouts_under_load_never_shows_the_token(sim, workdir):
     assert_no_canary(proc, out)
 
 
+def test_lenses_never_show_the_token(sim, workdir):
+    out = workdir / "lenses"
+    lens = {
+        "name": "person", "type": "bbox_to_binary", "objects": 2, "target_fps": 10,
+        "image_size": [64, 48], "binary_image_size": [32, 32],
+    }  # fmt: skip
+    (workdir / "lenses.yaml").write_text(json.dumps({"lenses": [lens]}))  # JSON is YAML
+    proc = edgeload(
+        "lenses", "lenses.yaml", "--duration", "1", "--warmup", "0", "--client", "http",
+        "--output-dir", str(out), env=env_for(sim.url), cwd=workdir,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert len(run_dirs(out)) == 1
+    assert_no_canary(proc, out)
+
+
 def test_sim_never_shows_a_clients_token(workdir):
     command = [sys.executable, "-m", "edgeload.cli", "sim", "--port", "0", "--profile", "demo"]
     proc = subprocess.Popen(

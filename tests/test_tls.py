@@ -330,17 +330,18 @@ def test_rollouts_under_load_works_over_https_with_a_ca_bundle(sim, tmp_path):
     assert not {"connection", "client"} & set(out["outside_rollouts"]["errors_by_category"])
 
 
-def test_lenses_work_over_https_with_a_ca_bundle(sim, tmp_path):
+@pytest.mark.parametrize("client", ["sdk", "http"])
+def test_lenses_work_over_https_with_a_ca_bundle(client, sim, tmp_path):
     config = tmp_path / "lenses.yaml"
     lens = {"name": "door", "type": "single_binary", "image_size": [64, 48], "target_fps": 20}
     config.write_text(json.dumps({"lenses": [lens]}))  # JSON is YAML
     proc = edgeload(
-        "lenses", str(config), "--duration", "1", "--warmup", "0",
+        "lenses", str(config), "--duration", "1", "--warmup", "0", "--client", client,
         "--ca-bundle", sim.ca_bundle, "--output-dir", str(tmp_path / "out"),
         env=env_for(sim.url), cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     results = json.loads((only_run(tmp_path / "out") / "load_test_results.json").read_text())
-    assert results["status"] == "completed"
+    assert results["status"] == "completed" and results["inputs"]["client"] == client
     [row] = results["outputs"]["runs"]
     assert row["frames"] > 0 and row["failed_frames"] == 0

@@ -368,7 +368,10 @@ def summary_lines(results: dict) -> list[str]:
             )
         )
     widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
-    lines = [
+    # which client sent the calls (logs from before --client were all the SDK's)
+    client = (results.get("inputs") or {}).get("client") or "sdk"
+    lines = [f"cameras submitted through the {client} client"]
+    lines += [
         "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
         for row in table
     ]

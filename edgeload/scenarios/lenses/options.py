@@ -2,7 +2,8 @@
 
 `edgeload lenses CONFIG.yaml`: the config file (positional, or --lens-config) holds the lenses
 and the sweep (`config.py`); the options here are what a run adds: the per-run times
-(overriding the config's global ones), the target and the output folder. `validate_inputs`
+(overriding the config's global ones), the client the cameras submit with (`--client`, as
+the other load commands), the target and the output folder. `validate_inputs`
 reads and checks the config too, so a bad one is a one-line UsageError before anything starts.
 
 Imports neither locust nor gevent.
@@ -59,6 +60,7 @@ OPTIONS: tuple[Option, ...] = (
     DURATION,
     WARMUP,
     FAIL_IF,
+    opt.CLIENT,
     opt.OUTPUT_DIR,
     opt.SIM_PROFILE,
     opt.SIM_TIME_SCALE,
@@ -76,6 +78,7 @@ class Inputs:
     sim_profile: str
     sim_time_scale: float
     provision_timeout: float
+    client: str = opt.CLIENT.default  # the other load commands' default
     ca_bundle: str | None = None
     fail_if: str | None = None
 
@@ -87,7 +90,7 @@ class Inputs:
             "duration_s": c.duration_s,
             "warmup_s": c.warmup_s,
             "lenses": [lens.as_record() for lens in c.lenses],
-            "client": "sdk",
+            "client": self.client,
             "output_dir": self.output_dir,
             "sim_profile": self.sim_profile,
             "sim_time_scale": self.sim_time_scale,
@@ -110,4 +113,5 @@ def validate_inputs(namespace: Any) -> Inputs:
         **opt.run_values(values, "lenses"),
         config=config,
         provision_timeout=values["provision_timeout"],
+        client=values["client"],
     )

@@ -13,7 +13,9 @@ What it writes (the format is `edgeload.runlog`; the fields `analysis.py` reads)
     end         completed / interrupted (with the signal) / failed
 
 Images are made before anything starts (`make_images`): the frames of a box stage show
-exactly `objects` objects, which must fit the lens's image size.
+exactly `objects` objects, which must fit the lens's image size. Detectors are provisioned
+through the SDK; the cameras submit with `--client` (`submitter`): the SDK, or one raw HTTP
+client shared by every camera; both closed at the end, however the sweep ends.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class LensSession:
         self.current_run: int | None = None
         self.finished = False
         self._gl: Any = None
+        self._http: Any = None  # edgeload.clients.SharedHttpSubmit, with --client http
 
     def say(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -102,8 +105,21 @@ class LensSession:
             self._gl = make_sdk(self.target, pool_size=self.concurrency(), retries=False)
         return self._gl
 
+    def submitter(self) -> Any:
+        """The cameras' submit function, `(detector_id, jpeg, spec) -> Outcome`, for every
+        run: the SDK client, or (--client http) one raw HTTP client shared by every camera
+        and fan-out call, its pool as large as the SDK's."""
+        from edgeload.clients import SharedHttpSubmit, submit_sdk
+
+        if self.inputs.client == "http":
+            if self._http is None:
+                self._http = SharedHttpSubmit(self.target, pool_size=self.concurrency())
+            return self._http
+        gl = self.gl
+        return lambda detector, jpeg, spec: submit_sdk(gl, detector, jpeg, spec)
+
     def concurrency(self) -> int:
-        """Most calls in flight at once in any run: the SDK's connection pool."""
+        """Most calls in flight at once in any run: the client's connection pool."""
         return max(
             sum(
                 lens.users(i) * (lens.objects[i] if lens.type == BBOX_TO_BINARY else 1)
@@ -201,14 +217,12 @@ class LensSession:
     def run(self, run: int) -> None:
         """One run: its step record, every lens's cameras under Locust for warm-up +
         duration, its frames written, its `run_end` sample."""
-        from edgeload.clients import submit_sdk
         from edgeload.scenarios.lenses import users
 
         assert self.recorder is not None
         config = self.config
         clients = sum(lens.users(run) for lens in config.lenses)
-        gl = self.gl
-        submit = lambda detector, jpeg, spec: submit_sdk(gl, detector, jpeg, spec)  # noqa: E731
+        submit = self.submitter()
         classes = [
             users.lens_user_class(
                 lens.name,
@@ -227,7 +241,8 @@ class LensSession:
         ]
         label = config.run_label(run)
         self.say(
-            f"{label}: {clients} cameras, {config.warmup_s:g} s warm-up + {config.duration_s:g} s"
+            f"{label}: {clients} cameras ({self.inputs.client} client), {config.warmup_s:g} s "
+            f"warm-up + {config.duration_s:g} s"
         )
         self.current_run = run
         self.write(
@@ -288,17 +303,19 @@ class LensSession:
             self.write(runlog.end(status, reason, signal=signal_name))
             self.writer.close()
         finally:
-            self._close_sdk()
+            self._close_clients()
         assert self.run_dir is not None
         results = write_reports(self.run_dir)
         self.say(format_summary(results))
         self.say(f"run folder: {self.run_dir}")
         return results
 
-    def _close_sdk(self) -> None:
-        gl, self._gl = self._gl, None
-        if gl is not None:
-            try:
-                gl.close()
-            except Exception:
-                pass
+    def _close_clients(self) -> None:
+        """Close the SDK client and the HTTP client (whichever were made); never raises."""
+        for client in (self._gl, self._http):
+            if client is not None:
+                try:
+                    client.close()
+                except Exception:
+                    pass
+        self._gl = self._http = None
