@@ -287,8 +287,10 @@ def summary_lines(results: dict) -> list[str]:
     lines = [
         f"times in {unit}, from the endpoint's first answer; load from "
         f"{_num(load['start_s'])} s for {_num(load['load_s'])} s",
-        f"image queries: {load['requests']} at {_num(load['achieved_rps'])}/s (asked "
-        f"{_num(load['requested_rps'])}/s, {load['clients']} clients); errors {load['errors']}; "
+        f"image queries: {load['requests']} at {_num(load['achieved_rps'])}/s"
+        + ("" if scale == 1 else " of wall-clock time")
+        + f" (asked {_num(load['requested_rps'])}/s, {load['clients']} clients); "
+        f"errors {load['errors']}; "
         f"longest error-free stretch {_num(load['longest_error_free_s'])} s",
         f"rollouts: {_num(out['rollouts'])}"
         + (f" (Deployment revision {rise['before']} -> {rise['after']})" if rise["available"]
