@@ -533,3 +533,26 @@ def test_live_tab_with_processes_takes_rows_and_samples_from_the_master(tmp_path
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def test_several_generator_processes_on_one_host_are_lines_of_their_own():
+    """With --processes every Locust process samples its own CPU on the same host: each is a
+    line (by pid), never one line jumping between them; one process stays one line per host."""
+    from edgeload.scenarios.throughput.webui import utilization_payload
+
+    def sample(t: float, pid: int, cpu: float, host: str = "loadgen") -> dict:
+        return {"type": runlog.UTILIZATION, "t": t, "source": "generator", "host": host,
+                "pid": pid, "cpu_pct": cpu, "process_cpu_pct": cpu}  # fmt: skip
+
+    samples = [sample(100.0 + i, pid, cpu) for i in range(5) for pid, cpu in ((11, 10), (12, 90))]
+    samples += [sample(100.0 + i, 7, 50.0, host="other") for i in range(5)]
+    lines = {
+        u["label"]: [p[1] for p in u["points"]]
+        for u in utilization_payload(samples, 100.0)
+        if u["metric"] == "cpu_pct"
+    }
+    assert lines == {
+        "generator loadgen pid 11": [10.0] * 5,
+        "generator loadgen pid 12": [90.0] * 5,
+        "generator other": [50.0] * 5,
+    }

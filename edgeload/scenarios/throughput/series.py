@@ -30,7 +30,7 @@ class UtilizationSeries:
     """The samples of one source and host, as arrays (NaN where a value was unknown)."""
 
     source: str
-    host: str
+    host: str  # the host, or `host pid N` for one of several sampling processes on a host
     elapsed_s: np.ndarray
     values: dict[str, np.ndarray]  # field (cpu_pct, ...) -> values
 
@@ -82,6 +82,21 @@ def second_series(seconds: SecondSeries, origin_t: float) -> Series:
     )
 
 
+def _line_names(rows: list[dict], hosts: np.ndarray) -> np.ndarray:
+    """The chart line of each sample: its host, or `host pid N` where several processes on
+    one host sample themselves (the load generator with --processes), so that their figures
+    are lines of their own, not one line jumping between them."""
+    pids = [r.get("pid") for r in rows]
+    per_host: dict[str, set] = {}
+    for host, pid in zip(hosts.tolist(), pids, strict=True):
+        per_host.setdefault(host, set()).add(pid)
+    names = [
+        f"{host} pid {pid}" if len(per_host[host]) > 1 and pid is not None else host
+        for host, pid in zip(hosts.tolist(), pids, strict=True)
+    ]
+    return np.array(names)
+
+
 class Utilization:
     """Utilization samples as arrays, for window means."""
 
@@ -100,12 +115,13 @@ class Utilization:
                 )
             arrays["host"] = hosts
             self.by_source[source] = arrays
-            for host in dict.fromkeys(hosts.tolist()):
-                mine = hosts == host
+            lines = _line_names(rows, hosts)
+            for line in dict.fromkeys(lines.tolist()):
+                mine = lines == line
                 self.series.append(
                     UtilizationSeries(
                         source=source,
-                        host=host,
+                        host=line,
                         elapsed_s=arrays["t"][mine] - origin_t,
                         values={f: arrays[f][mine] for f in UTILIZATION_FIELDS},
                     )
