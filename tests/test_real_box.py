@@ -169,3 +169,32 @@ def test_lenses_through_a_forwarding_box_measure_frames(proxied_sim, tmp_path):
     assert run.returncode == verdict.EXIT_PASS, run.stdout[-2000:] + run.stderr[-2000:]
     [row] = results["outputs"]["runs"]
     assert row["frames"] > 0 and row["failed_frames"] == 0
+
+
+EDGE_ONLY = str(
+    Path(__file__).resolve().parents[1] / "configs" / "edge-config-rollouts-under-load.yaml"
+)
+
+
+@pytest.mark.parametrize("label_in_cloud", [False, True], ids=["through-the-box", "cloud"])
+def test_rollouts_under_load_with_an_edge_only_config_labels_in_the_cloud(
+    proxied_sim, tmp_path, label_in_cloud
+):
+    """Upstream's edge config makes the detector edge-only: the box then refuses the async
+    queries that labels go through. Without --cloud-endpoint no label lands and the run says
+    why; with it, labels go to the cloud directly (never to a /_sim/ path)."""
+    sim, proxy = proxied_sim
+    extra = ["--cloud-endpoint", sim.cloud_url] if label_in_cloud else []
+    run, results = _run_real(
+        proxy, tmp_path, "rollouts-under-load", "--image-size", "64x48", "--client", "http",
+        "--error-free-s", "3", "--timeout", "20", "--label-interval", "1",
+        "--edge-config", EDGE_ONLY, *extra,
+    )  # fmt: skip
+    assert run.returncode == verdict.EXIT_INCONCLUSIVE, run.stdout[-2000:] + run.stderr[-2000:]
+    labels = results["outputs"]["labels"]
+    warned = [w["code"] for w in results["warnings"]]
+    if label_in_cloud:
+        assert labels["sent"] > 0 and "labels_failed" not in warned
+    else:
+        assert labels["sent"] == 0 and labels["failed"] > 0 and "labels_failed" in warned
+    assert "PUT /edge-config" in results["outputs"]["edge_config"]["applied"]

@@ -56,6 +56,27 @@ def test_rollouts_under_load_pass_and_rerender(tmp_path, capsys):
     assert (run_dir / "rollout_windows.csv").read_text().startswith("index,start_s")
 
 
+def test_upstreams_edge_config_is_applied_before_the_load(tmp_path):
+    """--edge-config as upstream runs it: the detector answers from the edge only and the
+    updater polls every 5 s; the filled config is in the run folder, the box says it took it,
+    and rollouts still land with no failed query."""
+    config = (
+        Path(__file__).resolve().parents[1] / "configs" / "edge-config-rollouts-under-load.yaml"
+    )
+    code, r, run_dir = run_cli(
+        [*FAST, "--sim-time-scale", "50", "--error-free-s", "30", "--edge-config", str(config)],
+        tmp_path,
+    )
+    assert code == 0, r["status_reason"]
+    assert r["inputs"]["edge_config"] == str(config)
+    filled = (run_dir / "edge-config.yaml").read_text()
+    detector_id = r["outputs"]["detector"]["id"]
+    assert detector_id in filled and "no_cloud" in filled
+    applied = r["outputs"]["edge_config"]
+    assert "PUT /edge-config" in applied["applied"] and applied["endpoint_refresh_rate_s"] == 5
+    assert r["outputs"]["summary"]["errors"] == 0 and r["outputs"]["summary"]["rollouts"] >= 2
+
+
 def test_switchover_errors_fail_inside_rollout_windows(tmp_path):
     # switch-over errors last 2 simulated s: at x25 and 50 queries/s, about 4 queries each
     code, r, _ = run_cli(

@@ -11,15 +11,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from edgeload import cloudside as cloud
 from edgeload import options as opt
-from edgeload.errors import UsageError
 from edgeload.options import DETECTOR_ID as DETECTOR_ID_KIND
-from edgeload.options import FLOAT, INT, SIZE, TEXT, Option
+from edgeload.options import FLOAT, INT, SIZE, Option
 
 SCENARIO = "edge-vs-cloud"
-CLOUD_ENDPOINT_VARIABLE = "GROUNDLIGHT_CLOUD_ENDPOINT"
 DEFAULT_SAMPLE = 50  # upstream's --max-iqs default
 
 DETECTOR_ID = Option(
@@ -47,14 +45,11 @@ IMAGE_SIZE = Option(
     "WIDTHxHEIGHT of the images edgeload's own detector is seeded with (no DETECTOR_ID only)",
     metavar="WxH",
 )
-CLOUD_ENDPOINT = Option(
-    "--cloud-endpoint",
-    TEXT,
-    None,
-    "where the cloud answers come from, e.g. https://api.groundlight.ai (also "
-    f"{CLOUD_ENDPOINT_VARIABLE}); default: the cloud behind the edge (the edge forwards async "
-    "queries and nginx sends other calls to its cloud)",
-    metavar="URL",
+CLOUD_ENDPOINT = replace(
+    cloud.CLOUD_ENDPOINT,
+    help="where the cloud answers come from, e.g. https://api.groundlight.ai (also "
+    f"{cloud.CLOUD_ENDPOINT_VARIABLE}); default: the cloud behind the edge (the edge forwards "
+    "async queries and nginx sends other calls to its cloud)",
 )
 ANSWER_TIMEOUT = Option(
     "--answer-timeout",
@@ -132,7 +127,6 @@ def validate_inputs(namespace: Any, environ: Any = None) -> Inputs:
     """The run's options, checked; UsageError (one line, what to fix) for the first bad one."""
     values = opt.parse_options(namespace, OPTIONS)
     env = os.environ if environ is None else environ
-    cloud = values["cloud_endpoint"] or env.get(CLOUD_ENDPOINT_VARIABLE) or None
     return Inputs(
         **opt.run_values(values, SCENARIO),
         mode_size=opt.mode_size(values),
@@ -140,29 +134,8 @@ def validate_inputs(namespace: Any, environ: Any = None) -> Inputs:
         sample=values["sample"],
         detector_mode=values["detector_mode"],
         image_size=values["image_size"],
-        cloud_endpoint=cloud_endpoint_url(cloud) if cloud else None,
+        cloud_endpoint=cloud.given_cloud_endpoint(values["cloud_endpoint"], env),
         answer_timeout=values["answer_timeout"],
         min_agreement=values["min_agreement"],
         provision_timeout=values["provision_timeout"],
     )
-
-
-def cloud_endpoint_url(raw: str) -> str:
-    """The cloud endpoint without credentials, query or trailing slash; UsageError if unusable."""
-    text = raw.strip()
-    try:
-        parts = urlsplit(text)
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        host = port = None
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not host:
-        raise UsageError(
-            f"{CLOUD_ENDPOINT.flag} must be http(s)://HOST[:PORT][/PATH], e.g. "
-            "https://api.groundlight.ai"
-        )
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise UsageError(f"{CLOUD_ENDPOINT.flag} must not hold credentials, a query or a fragment")
-    netloc = f"[{host}]" if ":" in host else host
-    netloc += f":{port}" if port is not None else ""
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))

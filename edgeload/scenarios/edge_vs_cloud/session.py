@@ -88,15 +88,9 @@ class Session:
         if self.inputs.cloud_endpoint is None:
             return self.gl
         if self._gl_cloud is None:
-            from edgeload.target import KIND_REAL, Target, make_sdk
+            from edgeload.cloudside import cloud_sdk
 
-            cloud = Target(
-                kind=KIND_REAL,
-                url=self.inputs.cloud_endpoint,
-                token=self.target.token,
-                verify_tls=self.target.verify_tls,
-            )
-            self._gl_cloud = make_sdk(cloud, retries=False)
+            self._gl_cloud = cloud_sdk(self.target, self.inputs.cloud_endpoint)
         return self._gl_cloud
 
     def write(self, record: dict, *, flush: bool = False) -> None:

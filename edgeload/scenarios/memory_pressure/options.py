@@ -5,18 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from edgeload import options as opt
-from edgeload.options import FLOAT, TEXT, Option
-from edgeload.scenarios.pods.options import MEMORY_PRESSURE, Inputs, common_values, shared_inputs
-
-EDGE_CONFIG = Option(  # text: edgeconfig.load_edge_config says what is wrong with the file
-    "--edge-config",
-    TEXT,
-    None,
-    "apply this edge config (e.g. configs/edge-config-edge-answers-with-escalation.yaml) through "
-    "PUT /edge-config before the first query; `edgeload_all_detectors: NAME` in it assigns that "
-    "inference config to every detector of the run",
-    metavar="PATH",
+from edgeload.options import FLOAT, Option
+from edgeload.scenarios.pods.options import (
+    EDGE_CONFIG,
+    MEMORY_PRESSURE,
+    Inputs,
+    common_values,
+    shared_inputs,
 )
+
 CONFIDENCE_THRESHOLD = Option(
     "--confidence-threshold",
     FLOAT,

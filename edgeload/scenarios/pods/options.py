@@ -38,6 +38,15 @@ TIMEOUT = Option(
     above=0,
     maximum=7 * 86400,
 )
+EDGE_CONFIG = Option(  # text: edgeconfig.load_edge_config says what is wrong with the file
+    "--edge-config",
+    TEXT,
+    None,
+    "apply this edge config (e.g. configs/edge-config-edge-answers-with-escalation.yaml) through "
+    "PUT /edge-config before the first query; `edgeload_all_detectors: NAME` in it assigns that "
+    "inference config to every detector of the run",
+    metavar="PATH",
+)
 CONNECT_TIMEOUT = Option(
     "--connect-timeout",
     FLOAT,

@@ -75,6 +75,12 @@ def analyze(log: LogData) -> ScenarioAnalysis:
         "rollouts": rollouts,
         "revisions": rise,
         "pod_source": pods.get("source") or pods.get("skipped"),
+        # what --edge-config did (None: the box's own config, untouched) and the refresh
+        # rate the box reported: rollouts come at most once per refresh period
+        "edge_config": {
+            "applied": obs.endpoint_config.get("note"),
+            "endpoint_refresh_rate_s": obs.endpoint_config.get("endpoint_refresh_rate_s"),
+        },
         "rollout_windows": found["windows"],
         "outside_rollouts": found["outside"],
         "incidents": found["incidents"],
@@ -256,6 +262,16 @@ def _warnings(obs: Observed, out: dict) -> list[dict[str, str]]:
                 "rollouts_windows_differ",
                 f"{out['rollouts']} new Deployment revisions but {n_windows} pod update windows "
                 "were seen: a rollout's pods may have come and gone between pod watch events",
+            )
+        )
+    labels = obs.labels or {}
+    if labels.get("failed") and not labels.get("sent"):
+        found.append(
+            warning(
+                "labels_failed",
+                f"no label reached the cloud ({labels['failed']} failed), so no new model was "
+                "trained: an edge-only edge config refuses the async queries labels go "
+                "through; give --cloud-endpoint to label in the cloud directly",
             )
         )
     return found

@@ -19,10 +19,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from edgeload import cloudside as cloud
 from edgeload import options as opt
 from edgeload.errors import UsageError
 from edgeload.options import FLOAT, INT, Option
-from edgeload.scenarios.pods.options import CONNECT_TIMEOUT, K8S
+from edgeload.scenarios.pods.options import CONNECT_TIMEOUT, EDGE_CONFIG, K8S
 from edgeload.scenarios.pods.options import Inputs as PodInputs
 
 SCENARIO = "rollouts-under-load"
@@ -140,6 +141,19 @@ OPTIONS: tuple[Option, ...] = (
     TIMEOUT,
     LABEL_INTERVAL,
     LABELS_PER_BATCH,
+    dataclasses.replace(
+        EDGE_CONFIG,
+        help="apply this edge config through PUT /edge-config before the load starts, e.g. "
+        "configs/edge-config-rollouts-under-load.yaml (upstream's: edge answers only, a 5 s "
+        "model-updater refresh); default: the box's own config, untouched",
+    ),
+    dataclasses.replace(
+        cloud.CLOUD_ENDPOINT,
+        help="send the labels to this cloud directly, e.g. https://api.groundlight.ai (also "
+        f"{cloud.CLOUD_ENDPOINT_VARIABLE}), as upstream does; needed when --edge-config makes "
+        "the detector edge-only (the edge then refuses the async queries labels go through). "
+        "Default: through the endpoint (with --edge-config, the embedded simulator's own cloud)",
+    ),
     SPIKE_MS,
     SPIKE_FACTOR,
     WINDOW_MARGIN,
@@ -171,6 +185,7 @@ class Inputs(PodInputs):
     spike_ms: float | None = None
     spike_factor: float = 3.0
     window_margin_s: float = 5.0
+    cloud_endpoint: str | None = None
 
 
 def validate_inputs(namespace: Any) -> Inputs:
@@ -215,4 +230,6 @@ def validate_inputs(namespace: Any) -> Inputs:
         spike_ms=values["spike_ms"],
         spike_factor=values["spike_factor"],
         window_margin_s=values["window_margin"],
+        edge_config=values["edge_config"],
+        cloud_endpoint=cloud.given_cloud_endpoint(values["cloud_endpoint"], os.environ),
     )

@@ -39,6 +39,7 @@ class LoadRun(PodRun):
         self.submitters: list[Any] = []
         self.done_reason: str | None = None
         self.wait_for: int | None = None  # rollouts to finish before the load stops
+        self._labels_gl: Any = None  # the SDK client labels go through (_labels_client)
 
     # -- the detector --------------------------------------------------------------------
     def _prepare_detectors(self) -> None:
@@ -80,7 +81,8 @@ class LoadRun(PodRun):
         self.load = FixedRateLoad(
             self.submitters, lambda: pool.next()[0], self.detector.id, inputs.requests_per_second
         )
-        self.labeler = Labeler(lambda iq, label: self.gl.add_label(iq, label))
+        labels_gl = self._labels_client()
+        self.labeler = Labeler(lambda iq, label: labels_gl.add_label(iq, label))
         t_start = tracker.since = self.clock.now()
         self.log.timing("load_start", t_start)
         self.say(
@@ -162,11 +164,28 @@ class LoadRun(PodRun):
             f"rollouts {state.finished}/{self.inputs.min_rollouts}{busy}"
         )
 
+    def _labels_client(self) -> Any:
+        """Where labels go: the cloud of --cloud-endpoint; our simulator's own cloud when an
+        --edge-config was applied (an edge-only config refuses the async queries labels need,
+        which is why upstream labels in the cloud); otherwise through the endpoint."""
+        from edgeload.cloudside import cloud_sdk
+
+        url = self.inputs.cloud_endpoint
+        sim = getattr(self.target, "sim", None)
+        if url is None and self.inputs.edge_config and sim is not None:
+            url = sim.cloud_url or None
+        if url is None:
+            self._labels_gl = self.gl
+        else:
+            self._labels_gl = cloud_sdk(self.target, url)
+            self.say(f"  labels go to the cloud at {url}")
+        return self._labels_gl
+
     def _label_batch(self) -> None:
         assert self.labeler is not None
         det_id = self.detector.id
         det = LoopDetector(det_id, self.detector.name, self.inputs.detector_mode)
-        gl = self.gl
+        gl = self._labels_gl
         for _ in range(self.inputs.labels_per_batch):
             data, truth = self.image_for(det)
             ask = lambda b=data: gl.ask_async(det_id, b, human_review="NEVER").id  # noqa: E731
