@@ -382,7 +382,7 @@ def make_sdk(
     *,
     pool_size: int | None = None,
     retries: bool = False,
-):
+) -> Any:
     """A `groundlight.ExperimentalApi` (a `Groundlight` with the edge-config and evaluation
     calls) for `target`.
 

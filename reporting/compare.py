@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from edgeload.errors import ResultsError
 from edgeload.reporting.metrics import Metric, by_name, metric_value, number
@@ -131,7 +132,7 @@ class Gate:
     percent: bool
     text: str
 
-    def fails(self, a, b) -> str | None:
+    def fails(self, a: Any, b: Any) -> str | None:
         """None when run B is within the bound; otherwise a message saying how it broke it."""
         name = self.metric.name
         va, vb = number(a), number(b)

@@ -482,7 +482,7 @@ def plot_history(history: History, output_dir: Path) -> list[Path]:
     return written
 
 
-def group_figure(history: History, group: str, rows: pd.DataFrame):
+def group_figure(history: History, group: str, rows: pd.DataFrame) -> Any:
     """The figure of one group, or None when it has no figure to draw."""
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure

@@ -75,7 +75,15 @@ class StepData:
         self._latency: list[np.ndarray] = []
         self._corrected: list[np.ndarray] = []
 
-    def add(self, t, latency_ms, corrected_ms, ok, max_clients: int, sent=None) -> None:
+    def add(
+        self,
+        t: np.ndarray,
+        latency_ms: np.ndarray,
+        corrected_ms: np.ndarray | None,
+        ok: np.ndarray,
+        max_clients: int,
+        sent: np.ndarray | None = None,
+    ) -> None:
         """One batch's requests of this step; `sent` (bool mask, None: all) marks those that
         reached the endpoint: only they have a latency."""
         n = len(t)
@@ -186,7 +194,15 @@ class SecondSeries:
             self.corrected_hist = grown(self.corrected_hist)
         self.base = new_base
 
-    def add(self, t, latency_ms, corrected_ms, ok, sent=None, unanswered=None) -> None:
+    def add(
+        self,
+        t: np.ndarray,
+        latency_ms: np.ndarray,
+        corrected_ms: np.ndarray | None,
+        ok: np.ndarray,
+        sent: np.ndarray | None = None,
+        unanswered: np.ndarray | None = None,
+    ) -> None:
         """Count the requests per second; only those `sent` (mask, None: all) have a latency
         for the histograms; `unanswered` (mask) marks failures that got no HTTP answer."""
         sec = np.floor(t).astype(np.int64)

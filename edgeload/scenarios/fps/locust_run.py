@@ -93,7 +93,7 @@ def _signal_as_ctrl_c(name: str) -> None:
 class OneClient(LoadTestShape):
     """Exactly one user until it is done, then stop."""
 
-    def tick(self):
+    def tick(self) -> tuple[int, float] | None:
         return None if RUN.done else (1, 1)
 
 
@@ -145,7 +145,7 @@ def execute(environment: Any) -> None:
         RUN.session.run_size(size)
 
 
-def request_reporter(environment: Any, client: str, image_size: str):
+def request_reporter(environment: Any, client: str, image_size: str) -> Any:
     """Feed every submission into Locust's statistics (web UI, --csv, the summary table);
     warm-up and measured submissions under separate names."""
     fire = environment.events.request.fire

@@ -111,7 +111,7 @@ class RunShape(LoadTestShape):
         self.seconds = seconds
         self.users = sum(c.fixed_count for c in classes)
 
-    def tick(self):
+    def tick(self) -> tuple[int, float, list[type[User]]] | None:
         if self.get_run_time() >= self.seconds:
             return None
         return self.users, SPAWN_RATE, self.classes
