@@ -173,6 +173,12 @@ class NvmlSampler(Sampler):
         self._start()
         return self._nvml is not None
 
+    @property
+    def unavailable_reason(self) -> str | None:
+        """Why NVML gives no figures here (None while it is usable)."""
+        self._start()
+        return None if self._nvml is not None else self._unavailable_reason
+
     def gpu_names(self) -> list[str]:
         """Names of this machine's GPUs (empty without NVML)."""
         self._start()

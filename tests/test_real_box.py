@@ -18,6 +18,7 @@ from forwarding_proxy import ForwardingProxy
 from test_throughput_run import child_env, only_run_dir
 
 from edgeload import verdict
+from edgeload.scenarios.resources import nvml
 from edgeload.sim import DEMO_TOKEN, SimulatedEndpoint
 
 SMALL = ["--image-width", "64", "--image-height", "48"]
@@ -143,6 +144,9 @@ def test_resources_through_a_forwarding_box_read_the_status_page_only(proxied_si
     [row] = results["outputs"]["results"]
     assert row["status"] == "measured" and row["vram_source"] == "endpoint"
     assert row["vram_bytes"] > 0
+    # a real endpoint on this machine: NVML figures would be its own (none here: no GPU)
+    assert row["nvml_vram_note"] not in (nvml.REMOTE, nvml.SIMULATED)
+    assert row["nvml_vram_delta_bytes"] is not None or row["nvml_vram_note"]
     assert proxy.paths_starting("/status/resources.json")
 
 

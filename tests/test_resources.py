@@ -287,6 +287,16 @@ def test_a_run_limited_part_way_then_resumed_measures_only_what_is_missing(tmp_p
     missing = [k for k, r in rows.items() if r["status"] == "not_measured"]
     assert missing == ["BOUNDING_BOX/default/3/640x480"]
     assert rows[missing[0]]["vram_bytes"] == ""  # not measured: an empty cell, not 0
+    # NVML sees this machine's GPUs, never the simulator's: empty with the reason, never 0
+    for key, row in rows.items():
+        assert row["nvml_vram_delta_bytes"] == "" and row["nvml_vram_source"] == ""
+        want = "not measured (yet)" if key in missing else "not attributable: simulated endpoint"
+        assert row["nvml_vram_note"] == want
+    assert "NVML VRAM per detector: not attributable: simulated endpoint" in first.stdout
+    with open(run_dir / "batches.csv", newline="") as f:
+        batches = list(csv.DictReader(f))
+    assert [b["combinations"] for b in batches] == ["2", "1"]  # --batch-size 2, 3 combinations
+    assert {b["nvml_vram_note"] for b in batches} == {"not attributable: simulated endpoint"}
 
     # a different matrix is not this run
     (tmp_path / "other.yaml").write_text("COUNT:\n  image_sizes: [64x48]\n")

@@ -2,7 +2,9 @@
 
 Two panels side by side, RAM and VRAM: one horizontal bar per combination (MODE/pipeline/n/
 size), stacked primary + OODD pod where the endpoint splits them, one bar of the total
-otherwise. Combinations without a figure are labelled with their status, never drawn as 0.
+otherwise; on the VRAM panel a black mark where NVML gave the combination a figure (the GPUs'
+used memory before and after its batch of one). Combinations without a figure are labelled
+with their status, never drawn as 0.
 Built on `matplotlib.figure.Figure` directly (no pyplot).
 """
 
@@ -68,11 +70,18 @@ def _panel(ax, rows: list[dict], what: str) -> None:
             )
         if total is not None:
             ax.text(total / _MIB, y, f" {total / _MIB:.0f}", va="center", fontsize=7)
+        nvml = row.get("nvml_vram_delta_bytes") if what == "vram" else None
+        if nvml is not None:
+            label = None if "nvml" in labelled else "NVML: GPU memory growth (this machine)"
+            labelled.add("nvml")
+            ax.plot([nvml / _MIB], [y], marker="D", color="black", linestyle="", label=label)
     ax.set_xlabel(f"{what.upper()} (MiB)")
     ax.set_title(what.upper())
     ax.set_ylim(-0.6, max(0, len(rows) - 1) + 0.6)
     ax.grid(axis="x", alpha=0.3)
-    ax.set_xlim(0, ax.get_xlim()[1] * 1.1)  # room for the totals' labels
+    # room for the totals' labels; an NVML figure that went down stays in view
+    lowest = min([0.0] + [r.get("nvml_vram_delta_bytes") or 0.0 for r in rows if what == "vram"])
+    ax.set_xlim(lowest / _MIB * 1.1, ax.get_xlim()[1] * 1.1)
 
 
 PLOTS = {"resource_breakdown.png": resource_breakdown}

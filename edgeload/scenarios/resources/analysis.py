@@ -9,6 +9,11 @@ RAM of a detector is the endpoint's figure (resources.json, its pods summed) whe
 one, else the pods' memory from the Kubernetes metrics API; VRAM only the endpoint's. Where
 neither reports a figure it stays None (empty in results.csv), with the reason in `note`:
 a figure that was not available is never 0.
+
+NVML (`nvml.py`): the difference of this machine's GPUs' used memory around a batch is a row's
+`nvml_vram_delta_bytes` only with a batch of one, on a real endpoint on this machine; every
+other row has it empty with the reason in `nvml_vram_note`. Each batch's own difference is in
+`outputs.batches` (batches.csv). It is a reading, not a check: the verdict ignores it.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from edgeload.scenarios.resources.metrics import RUN_METRICS
 from edgeload.verdict import Check
 
 KEEP_REQUESTS = False
-CSV_TABLES = ("results",)  # results.csv: one row per combination
+CSV_TABLES = ("results", "batches")  # results.csv: one row per combination; batches.csv
 COMBINATION = "combination"  # the sample kind of one combination's reading
+BATCH = "batch"  # the sample kind written after each batch (its NVML figures)
+NVML_SOURCE = "nvml"
 MEASURED_STATUSES = ("measured",)  # kept on --resume; the others are measured again
 NOT_MEASURED = "not_measured"
 FAILED = "failed"
@@ -39,6 +46,7 @@ _PLOTTED = (
     "endpoint_ram_oodd_bytes",
     "endpoint_vram_primary_bytes",
     "endpoint_vram_oodd_bytes",
+    "nvml_vram_delta_bytes",
 )
 
 
@@ -65,7 +73,8 @@ def _row(combo: dict, reading: dict | None) -> dict[str, Any]:
     if reading is None:
         empty = dict.fromkeys(("detector_id", "ram_bytes", "vram_bytes", "ram_source"))
         note = "not measured (yet): resume the run to measure it"
-        return {**row, "status": NOT_MEASURED, **empty, "vram_source": None, "note": note}
+        nvml = _nvml_columns({"note": "not measured (yet)"})
+        return {**row, "status": NOT_MEASURED, **empty, "vram_source": None, **nvml, "note": note}
     endpoint = reading.get("endpoint") or {}
     pods = reading.get("pods") or {}
     ram, ram_source = endpoint.get("ram_bytes"), _ENDPOINT
@@ -92,6 +101,7 @@ def _row(combo: dict, reading: dict | None) -> dict[str, Any]:
         "endpoint_vram_oodd_bytes": endpoint.get("vram_oodd_bytes"),
         "pods_ram_bytes": pods.get("ram_bytes"),
         "pods_counted": pods.get("pods"),
+        **_nvml_columns(reading.get("nvml")),
         "pipeline_config": reading.get("pipeline_config"),
         "pipeline_config_confirmed": reading.get("pipeline_config_confirmed"),
         "queries_sent": reading.get("queries_sent"),
@@ -103,6 +113,39 @@ def _row(combo: dict, reading: dict | None) -> dict[str, Any]:
         "error": reading.get("error") or reading.get("query_error"),
         "note": "; ".join(notes) or None,
     }
+
+
+def _nvml_columns(nvml: Any) -> dict[str, Any]:
+    """A row's NVML columns; a reading without them (an older edgeload's) says so."""
+    if not isinstance(nvml, dict):
+        nvml = {"note": "not recorded by this run"}
+    delta = nvml.get("vram_delta_bytes")
+    return {
+        "nvml_vram_delta_bytes": delta,
+        "nvml_vram_delta_mib": _mib(delta),
+        "nvml_vram_source": NVML_SOURCE if delta is not None else None,
+        "nvml_vram_note": None if delta is not None else nvml.get("note"),
+        "nvml_vram_before_bytes": nvml.get("before_bytes"),
+        "nvml_vram_after_bytes": nvml.get("after_bytes"),
+    }
+
+
+def batch_rows(log: LogData) -> list[dict[str, Any]]:
+    """One row per batch of this log (a resumed log's earlier batches are in its earlier
+    logs): its combinations and the NVML difference around it."""
+    rows = []
+    for sample in log.samples_of(BATCH):
+        keys = list(sample.get("keys") or [])
+        rows.append(
+            {
+                "batch": sample.get("batch"),
+                "combinations": len(keys),
+                "keys": " ".join(keys),
+                **_nvml_columns(sample.get("nvml")),
+                "measured_at": _iso(sample.get("t")),
+            }
+        )
+    return rows
 
 
 def _mib(value: Any) -> float | None:
@@ -123,6 +166,7 @@ def summary(rows: list[dict]) -> dict[str, Any]:
     measured = [r for r in rows if r["status"] in MEASURED_STATUSES]
     rams = [r["ram_bytes"] for r in measured if r["ram_bytes"] is not None]
     vrams = [r["vram_bytes"] for r in measured if r["vram_bytes"] is not None]
+    nvml = [r["nvml_vram_delta_bytes"] for r in measured if r["nvml_vram_delta_bytes"] is not None]
     return {
         "combinations": len(rows),
         "combinations_measured": len(measured),
@@ -134,6 +178,7 @@ def summary(rows: list[dict]) -> dict[str, Any]:
         "peak_detector_vram_bytes": max(vrams) if vrams else None,
         "total_detector_ram_bytes": sum(rams) if rams else None,
         "total_detector_vram_bytes": sum(vrams) if vrams else None,
+        "peak_detector_nvml_vram_bytes": max(nvml) if nvml else None,
     }
 
 
@@ -142,13 +187,16 @@ def analyze(log: LogData) -> ScenarioAnalysis:
     rows = result_rows(log)
     resumed = (log.header.get("metadata") or {}).get("resumed")
     outputs: dict[str, Any] = {"summary": summary(rows), "results": rows}
+    batches = batch_rows(log)
+    if batches:
+        outputs["batches"] = batches
     if resumed:
         outputs["resumed"] = resumed
     plot_data = {"rows": [{k: r.get(k) for k in _PLOTTED} for r in rows]}
     return ScenarioAnalysis(
         outputs=outputs,
         checks=[_measured_check(rows)],
-        warnings=_warnings(rows),
+        warnings=_warnings(rows) + _nvml_warnings(rows, batches),
         metrics=RUN_METRICS,
         plot_data=plot_data,
     )
@@ -191,6 +239,18 @@ def _warnings(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _nvml_warnings(rows: list[dict], batches: list[dict]) -> list[dict]:
+    fell = [r["key"] for r in rows if (r.get("nvml_vram_delta_bytes") or 0) < 0]
+    fell += [f"batch {b['batch']}" for b in batches if (b.get("nvml_vram_delta_bytes") or 0) < 0]
+    if not fell:
+        return []
+    text = (
+        f"the GPUs' used memory (NVML) fell across {', '.join(fell)}: something else on the "
+        "GPU freed memory meanwhile, so that difference is not the detector's VRAM alone"
+    )
+    return [warning("nvml_vram_fell", text)]
+
+
 # -- the console report --------------------------------------------------------------------------
 
 
@@ -206,8 +266,13 @@ _TABLE_COLUMNS = (
 )
 
 
+_NVML_COLUMN = ("nvml_vram_delta_mib", "NVML VRAM MiB")
+
+
 def format_table(rows: list[dict]) -> str:
     cols = _TABLE_COLUMNS
+    if any(r.get("nvml_vram_delta_bytes") is not None for r in rows):  # only where measured
+        cols = (*cols[:-1], _NVML_COLUMN, cols[-1])
     table = [[title for _, title in cols]]
     for row in rows:
         table.append(["-" if row.get(k) is None else str(row.get(k)) for k, _ in cols])
@@ -227,6 +292,24 @@ def summary_lines(results: dict) -> list[str]:
         f"{_mib_text(s.get('peak_detector_ram_bytes'))}, VRAM "
         f"{_mib_text(s.get('peak_detector_vram_bytes'))}"
     )
+    lines.extend(_nvml_lines(rows, outputs.get("batches") or []))
+    return lines
+
+
+def _nvml_lines(rows: list[dict], batches: list[dict]) -> list[str]:
+    """Per-detector VRAM as NVML saw it, or once why there is none; each larger batch's."""
+    if any(r.get("nvml_vram_delta_bytes") is not None for r in rows):
+        lines = ["NVML VRAM: this machine's GPUs' used memory before and after each batch of one"]
+    else:
+        notes = [r.get("nvml_vram_note") for r in rows if r.get("status") != NOT_MEASURED]
+        distinct = list(dict.fromkeys(n for n in notes if n))
+        lines = [f"NVML VRAM per detector: {'; '.join(distinct)}"] if distinct else []
+    for b in batches:
+        if b.get("combinations", 0) > 1 and b.get("nvml_vram_delta_bytes") is not None:
+            lines.append(
+                f"NVML VRAM of batch {b['batch']} ({b['combinations']} combinations): "
+                f"{b['nvml_vram_delta_bytes'] / 2**20:+.0f} MiB"
+            )
     return lines
 
 

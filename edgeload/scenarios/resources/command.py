@@ -11,7 +11,10 @@ from edgeload.scenarios.resources.options import OPTIONS, validate_inputs
 HELP = (
     "Per-detector resource benchmark: from a YAML matrix of mode x pipeline x n x image size, "
     "bring up one detector per combination (in batches, trained concurrently) and record its "
-    "RAM and VRAM on the edge; --resume RUN_DIR measures what a run left."
+    "RAM and VRAM on the edge; --resume RUN_DIR measures what a run left. Where edgeload runs "
+    "on the edge box itself (a real endpoint at this machine's address, never the simulator) "
+    "and NVML sees its GPUs, each batch's growth of their used memory is recorded too: per "
+    "combination with --batch-size 1."
 )
 
 

@@ -21,6 +21,7 @@ _ROWS: list[tuple] = [
     ("peak_detector_vram_bytes", _B, MAX, False, "largest VRAM of one detector (its pods)"),
     ("total_detector_ram_bytes", _B, SUM, False, "RAM of every measured detector together"),
     ("total_detector_vram_bytes", _B, SUM, False, "VRAM of every measured detector together"),
+    ("peak_detector_nvml_vram_bytes", _B, MAX, False, "largest NVML VRAM of one detector"),
 ]
 RUN_METRICS: tuple[Metric, ...] = tuple(Metric(*row) for row in _ROWS)
 

@@ -32,7 +32,8 @@ BATCH_SIZE = Option(
     INT,
     4,
     "combinations brought up (trained, served by the edge) at once; memory is read after each "
-    "batch and the plot re-drawn",
+    "batch and the plot re-drawn; 1 gives each combination its own NVML figure (GPU memory "
+    "used after minus before its batch) when edgeload runs on the edge box",
     minimum=1,
     maximum=100,
 )

@@ -8,6 +8,7 @@ What it writes (the format is `edgeload.runlog`; the fields `analysis.py` reads)
     sample   `combination`: one per combination measured (or failed), with its detector and
              figures; a resumed log starts with the measured ones of the earlier log
              (`carried: true`), so this log alone gives every row
+    sample   `batch`: after each batch, its keys and the NVML figures around it (`nvml.py`)
     event    `batch` when a batch starts
     end      completed / interrupted (with the signal) / failed
 
@@ -21,14 +22,17 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 from edgeload import runlog
 from edgeload.runfolder import create_run_dir, write_atomic
 from edgeload.runlog import LogWriter
+from edgeload.samplers import NvmlSampler, Sampler
 from edgeload.scenarios.resources import batch as batch_module
-from edgeload.scenarios.resources.analysis import COMBINATION, MEASURED_STATUSES
+from edgeload.scenarios.resources import nvml
+from edgeload.scenarios.resources.analysis import BATCH, COMBINATION, MEASURED_STATUSES
 from edgeload.scenarios.resources.matrix import Combination
 from edgeload.scenarios.resources.options import MATRIX_SNAPSHOT, SCENARIO, Inputs
 from edgeload.scenarios.resources.podmetrics import PodMetrics
@@ -37,7 +41,16 @@ from edgeload.scenarios.resources.podmetrics import PodMetrics
 class ResourcesSession:
     """One run against one target (see the module docstring)."""
 
-    def __init__(self, inputs: Inputs, target: Any, *, out: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        inputs: Inputs,
+        target: Any,
+        *,
+        out: TextIO | None = None,
+        nvml_factory: Callable[[], Sampler] = NvmlSampler,
+    ) -> None:
+        """`nvml_factory` makes the NVML sampler (tests give a fake; this machine's NVML by
+        default), called only where NVML figures would be the target's (see nvml.py)."""
         self.inputs = inputs
         self.target = target
         self.out = out if out is not None else sys.stdout
@@ -46,6 +59,8 @@ class ResourcesSession:
         self.measured: set[str] = set()  # keys of the combinations already measured
         self.batches = 0
         self.pods: PodMetrics | None = None
+        self.gpu: nvml.GpuMemory | None = None
+        self._nvml_factory = nvml_factory
         self.finished = False
 
     def say(self, text: str) -> None:
@@ -63,6 +78,8 @@ class ResourcesSession:
         except Exception as exc:  # metadata must never fail a run
             metadata = {"error": f"metadata collection failed: {exc}"}
         metadata["pod_metrics"] = {"source": self.pods.source, "note": self.pods.note}
+        self.gpu = nvml.GpuMemory.connect(self.target, self._nvml_factory)
+        metadata["nvml"] = self.gpu.as_record()
         if self.inputs.resume:
             self._resume(metadata)
         else:
@@ -133,33 +150,51 @@ class ResourcesSession:
         return [c for c in self.inputs.combinations if c.key not in self.measured]
 
     def run_batch(self, combos: list[Combination]) -> None:
-        """Bring the batch's detectors up at once, measure each, re-draw the reports."""
+        """Bring the batch's detectors up at once, measure each, re-draw the reports. The
+        GPUs' used memory (NVML) is read right before the bring-up and right after the last
+        reading of the batch."""
         self.batches += 1
         index = self.batches
         keys = ", ".join(c.key for c in combos)
         self.write(runlog.event("batch", f"batch {index}: {keys}", batch=index))
         self.writer.flush()  # type: ignore[union-attr]
         self.say(f"batch {index}: bringing up {len(combos)} detector(s): {keys}")
+        assert self.gpu is not None
+        loaded = None
+        if self.gpu.attributable and len(combos) == 1:  # a detector loaded already adds nothing
+            loaded = nvml.loaded_detector_ids(self.target)
+        before = self.gpu.used_bytes()
         started = time.monotonic()
         brought_up = batch_module.provision_all(
             self.target, combos, timeout_s=self.inputs.provision_timeout, say=self.say
         )
         self.say(f"batch {index}: brought up in {time.monotonic() - started:.1f} s")
-        for combo in combos:
+        alone = len(combos) == 1  # a larger batch's NVML readings are on its batch sample
+        after = None
+        for position, combo in enumerate(combos):
             detector, seconds = brought_up[combo.key]
-            if isinstance(detector, KeyboardInterrupt):
-                raise detector
-            if isinstance(detector, BaseException):
-                fields = batch_module.failure_fields(combo, detector)
-            else:
-                assert self.pods is not None
-                fields = batch_module.measure(
-                    self.target, combo, detector, self.inputs.queries, self.pods
-                )
+            fields = self._measure(combo, detector)
+            if position == len(combos) - 1:
+                after = self.gpu.used_bytes()  # right after the batch's last reading
+            why = nvml.row_reason(self.gpu.reason, len(combos), fields.get("detector_id"), loaded)
+            fields["nvml"] = nvml.figures(before if alone else None, after if alone else None, why)
             self._record(combo, index, seconds, fields)
+        batch_nvml = nvml.figures(before, after, self.gpu.reason)
+        keys_list = [c.key for c in combos]
+        self.write(runlog.sample(BATCH, batch=index, keys=keys_list, nvml=batch_nvml))
+        self.writer.flush()  # type: ignore[union-attr]
         from edgeload.reporting import write_reports
 
         write_reports(self.run_dir)  # type: ignore[arg-type] - the plot of the rows so far
+
+    def _measure(self, combo: Combination, detector: Any) -> dict:
+        """The `combination` sample fields of one combination (failed, or read)."""
+        if isinstance(detector, KeyboardInterrupt):
+            raise detector
+        if isinstance(detector, BaseException):
+            return batch_module.failure_fields(combo, detector)
+        assert self.pods is not None
+        return batch_module.measure(self.target, combo, detector, self.inputs.queries, self.pods)
 
     def _record(self, combo: Combination, index: int, seconds: float, fields: dict) -> None:
         self.write(
@@ -181,6 +216,8 @@ class ResourcesSession:
 
         if self.pods is not None:
             self.pods.close()
+        if self.gpu is not None:
+            self.gpu.close()
         if self.finished or self.writer is None:
             return None
         self.finished = True
@@ -217,6 +254,9 @@ def _describe(fields: dict) -> str:
         if pods["ram_bytes"] is not None
         else f"pods: {pods['note']}",
     ]
+    delta = (fields.get("nvml") or {}).get("vram_delta_bytes")
+    if delta is not None:
+        parts.append(f"GPU memory {delta / 2**20:+.0f} MiB (NVML)")
     return f"{fields['status']}: " + "; ".join(parts)
 
 
