@@ -83,8 +83,9 @@ LABEL_INTERVAL = Option(
     "--label-interval",
     FLOAT,
     30.0,
-    "submit --labels-per-batch labels this often (to the endpoint, which forwards them to the "
-    "cloud), so that the cloud trains new models and the edge rolls them out",
+    "submit --labels-per-batch labels this often (through the endpoint, which forwards them to "
+    "its cloud, or to --cloud-endpoint), so that the cloud trains new models and the edge rolls "
+    "them out",
     unit="s",
     minimum=0.01,
     maximum=86400,
