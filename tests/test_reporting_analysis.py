@@ -113,7 +113,7 @@ def test_empty_step_and_no_utilization_samples(tmp_path):
     assert empty["requests"] == 0 and empty["achieved_rps"] == 0.0
     assert empty["success_rate"] is None and empty["latency_p50_ms"] is None
     assert empty["steady"] is False
-    assert "steps 2 had no requests" in warning(a, "empty_steps")
+    assert "step 2 had no requests" in warning(a, "empty_steps")
     assert {"no_endpoint_utilization", "no_generator_utilization"} <= codes(a)
     for source in ("endpoint", "generator"):
         assert a.utilization_summary[source]["samples"] == 0

@@ -601,13 +601,13 @@ def _step_warnings(steps: list[dict], best: dict | None) -> list[dict]:
     warnings = []
     empty = [s["step"] + 1 for s in steps if s["requests"] == 0]
     if empty:
-        warnings.append(warning("empty_steps", f"steps {_list(empty)} had no requests"))
+        warnings.append(warning("empty_steps", f"{_steps(empty)} had no requests"))
     few = [s["step"] + 1 for s in steps if 0 < s["requests"] < MIN_REQUESTS_FOR_PERCENTILES]
     if few:
         warnings.append(
             warning(
                 "few_requests",
-                f"steps {_list(few)} had fewer than {MIN_REQUESTS_FOR_PERCENTILES} requests: "
+                f"{_steps(few)} had fewer than {MIN_REQUESTS_FOR_PERCENTILES} requests: "
                 "their latency percentiles (p95, p99 above all) are not reliable; hold steps "
                 "longer",
             )
@@ -617,8 +617,8 @@ def _step_warnings(steps: list[dict], best: dict | None) -> list[dict]:
         warnings.append(
             warning(
                 "expected_rate_unknown",
-                f"steps {_list(unknown_rate)} have no expected request rate, so they cannot be "
-                "judged steady",
+                f"{_steps(unknown_rate)} {'has' if len(unknown_rate) == 1 else 'have'} no "
+                "expected request rate, so cannot be judged steady",
             )
         )
     if steps and best is None:
@@ -635,7 +635,7 @@ def _step_warnings(steps: list[dict], best: dict | None) -> list[dict]:
         warnings.append(
             warning(
                 "unstable_steps",
-                f"steps {_list(unstable)} did not hold a stable rate and p95 across their "
+                f"{_steps(unstable)} did not hold a stable rate and p95 across their "
                 "measured window: hold steps longer, or the endpoint drifts under that load",
             )
         )
@@ -666,6 +666,11 @@ def generator_cpu(
 
 def _by_count(counts: Counter[str]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _steps(numbers: list) -> str:
+    """'step 3' or 'steps 3, 4'."""
+    return f"step {numbers[0]}" if len(numbers) == 1 else f"steps {_list(numbers)}"
 
 
 def _list(items: list) -> str:
