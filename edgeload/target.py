@@ -160,6 +160,14 @@ class Target:
         self.close()
 
 
+def error_line(exc: BaseException, token: str | None, max_chars: int = 160) -> str:
+    """An unexpected exception as one short line (`HTTP 503: ...`, `ValueError: ...`), never
+    quoting the token."""
+    status = getattr(exc, "status", None)
+    head = f"HTTP {status}" if status else type(exc).__name__
+    return redact(one_line(f"{head}: {exc}", max_chars), token)
+
+
 def resolve_target(
     *,
     profile: str = "gpu-1x",

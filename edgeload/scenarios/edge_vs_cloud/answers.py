@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgeload.target import one_line
+from edgeload.target import error_line
 
 EDGE = "edge"
 CLOUD = "cloud"
@@ -98,15 +98,6 @@ def _fill(answer: Answer, image_query: Any) -> Answer:
     return answer
 
 
-def error_text(exc: BaseException, token: str | None) -> str:
-    """A short one-line reason, never quoting the token."""
-    from edgeload.target import redact
-
-    status = getattr(exc, "status", None)
-    head = f"HTTP {status}" if status else type(exc).__name__
-    return redact(one_line(f"{head}: {exc}", 160), token)
-
-
 def edge_answer(gl: Any, detector_id: str, image: bytes, token: str | None) -> Answer:
     """The edge model's own answer (see the module docstring), timed from the call to the
     parsed answer."""
@@ -118,7 +109,7 @@ def edge_answer(gl: Any, detector_id: str, image: bytes, token: str | None) -> A
         )
     except Exception as exc:
         answer.latency_ms = (time.perf_counter() - started) * 1e3
-        answer.error = error_text(exc, token)
+        answer.error = error_line(exc, token)
         return answer
     answer.latency_ms = (time.perf_counter() - started) * 1e3
     _fill(answer, image_query)
@@ -147,7 +138,7 @@ def cloud_answer(
             image_query = gl.get_image_query(image_query.id)
     except Exception as exc:
         answer.latency_ms = (time.perf_counter() - started) * 1e3
-        answer.error = error_text(exc, token)
+        answer.error = error_line(exc, token)
         return answer
     answer.latency_ms = (time.perf_counter() - started) * 1e3
     _fill(answer, image_query)

@@ -24,6 +24,7 @@ from edgeload.runfolder import create_run_dir
 from edgeload.runlog import LogWriter
 from edgeload.scenarios.edge_vs_cloud import answers as ans
 from edgeload.scenarios.edge_vs_cloud.options import SCENARIO, Inputs
+from edgeload.target import error_line
 
 DETECTOR = "detector"
 LISTED = "listed"
@@ -221,7 +222,7 @@ class Session:
             image = ans.image_of(self.gl_cloud, query.id)
             row["image_bytes"] = len(image)
         except Exception as exc:  # an image the cloud no longer has: recorded, not fatal
-            row["image_error"] = ans.error_text(exc, token)
+            row["image_error"] = error_line(exc, token)
             return row
         row.update(ans.edge_answer(self.gl, detector_id, image, token).fields(ans.EDGE))
         cloud = ans.cloud_answer(

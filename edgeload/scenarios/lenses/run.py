@@ -15,10 +15,10 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from edgeload import runlog, verdict
-from edgeload.errors import EdgeloadError
+from edgeload import verdict
 from edgeload.runsignals import GeventRunSignals
 from edgeload.scenarios.lenses.options import Inputs
+from edgeload.sessionrun import measure_and_report
 
 
 def run_lenses_command(inputs: Inputs, *, out: TextIO | None = None, target: Any = None) -> int:
@@ -60,34 +60,14 @@ def run_lenses_command(inputs: Inputs, *, out: TextIO | None = None, target: Any
 
 
 def sweep(session: Any, signals: GeventRunSignals) -> int:
-    """Start the session, provision, run every run, end it; the exit code of its results.
-    An EdgeloadError (provisioning failed) is raised again after the report, for its line."""
-    status, reason = runlog.STATUS_COMPLETED, "every run of the sweep ran"
-    error: BaseException | None = None
-    try:
-        session.start()
-        session.say(f"run folder: {session.run_dir}")
+    """Start the session, provision, run every run, end it; the exit code of its results."""
+
+    def measure() -> None:
         session.provision()
         for run in range(session.config.runs):
             session.run(run)
-    except KeyboardInterrupt:
-        status, reason = runlog.STATUS_INTERRUPTED, f"{signals.name or 'SIGINT'} received"
-    except Exception as exc:  # provisioning failed, the endpoint died: report what was measured
-        status, error = runlog.STATUS_FAILED, exc
-        reason = str(exc) if isinstance(exc, EdgeloadError) else f"{type(exc).__name__}: {exc}"
-    signals.stopping = True
-    interrupted = status == runlog.STATUS_INTERRUPTED
-    results = session.finish(status, reason, (signals.name or "SIGINT") if interrupted else None)
-    if error is not None:
-        raise error
-    if results is None:  # interrupted before the log existed, or a write failed
-        if interrupted:
-            return verdict.EXIT_SIGTERM if signals.name == "SIGTERM" else verdict.EXIT_SIGINT
-        return verdict.EXIT_OUTPUT_ERROR
-    if interrupted:
-        print(
-            f"edgeload lenses: interrupted; partial results in {session.run_dir}",
-            file=sys.stderr,
-            flush=True,
-        )
-    return int(results["exit_code"])
+
+    code, _ = measure_and_report(
+        session, signals, measure, command="lenses", completed="every run of the sweep ran"
+    )
+    return code
