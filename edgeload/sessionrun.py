@@ -14,10 +14,12 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, Protocol
 
 from edgeload import runlog, verdict
 from edgeload.errors import EdgeloadError
+from edgeload.runlog import LogWriter
 from edgeload.runsignals import RunSignals
 
 
@@ -103,3 +105,24 @@ def run_target(inputs: Any, target: Any = None, *, check_dir: bool = True) -> It
         yield own
     finally:
         own.close()
+
+
+def end_and_report(
+    writer: LogWriter, run_dir: Path, end: dict, say: Callable[[str], None]
+) -> dict | None:
+    """A run's last step: its `end` record, the log closed, `write_reports`, the console
+    summary and where the folder is; the results. None when an earlier write failed (the
+    writer closed itself: what reached the disk stays a readable log, with no end record)."""
+    from edgeload.reporting import write_reports
+    from edgeload.reporting.summary import format_summary
+
+    if writer.closed:
+        return None
+    try:
+        writer.write(end)
+    finally:
+        writer.close()
+    results = write_reports(run_dir)
+    say(format_summary(results))
+    say(f"run folder: {run_dir}")
+    return results

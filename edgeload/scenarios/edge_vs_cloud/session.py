@@ -24,6 +24,7 @@ from edgeload.runfolder import create_run_dir
 from edgeload.runlog import LogWriter
 from edgeload.scenarios.edge_vs_cloud import answers as ans
 from edgeload.scenarios.edge_vs_cloud.options import SCENARIO, Inputs
+from edgeload.sessionrun import end_and_report
 from edgeload.target import error_line
 
 DETECTOR = "detector"
@@ -235,26 +236,15 @@ class Session:
     def finish(self, status: str, reason: str, signal_name: str | None = None) -> dict | None:
         """End the log, write the reports, print the summary; the results (None when the run
         never opened its log or a write failed). Idempotent."""
-        from edgeload.reporting import write_reports
-        from edgeload.reporting.summary import format_summary
-
-        if self.finished or self.writer is None:
-            self._close_sdks()
-            return None
-        self.finished = True
-        if self.writer.closed:  # a write failed (OutputError): what reached the disk stays
-            self._close_sdks()
-            return None
         try:
-            self.write(runlog.end(status, reason, signal=signal_name))
+            if self.finished or self.writer is None:
+                return None
+            self.finished = True
+            assert self.run_dir is not None
+            end = runlog.end(status, reason, signal=signal_name)
+            return end_and_report(self.writer, self.run_dir, end, self.say)
         finally:
-            self.writer.close()
             self._close_sdks()
-        assert self.run_dir is not None
-        results = write_reports(self.run_dir)
-        self.say(format_summary(results))
-        self.say(f"run folder: {self.run_dir}")
-        return results
 
     def _close_sdks(self) -> None:
         for name in ("_gl", "_gl_cloud"):

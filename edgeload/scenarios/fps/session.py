@@ -35,6 +35,7 @@ from edgeload.scenarios.fps.measure import (
     measure,
 )
 from edgeload.scenarios.fps.options import Inputs
+from edgeload.sessionrun import end_and_report
 
 SCENARIO = "fps"
 BATCH_SIZE = 250  # requests per `requests` record (written between submissions)
@@ -284,27 +285,18 @@ class FpsSession:
     def finish(self, status: str, reason: str, signal_name: str | None = None) -> dict | None:
         """End the log (keeping a measurement cut short), write the reports, print the
         summary; the results (None when the run never opened its log). Idempotent."""
-        from edgeload.reporting import write_reports
-        from edgeload.reporting.summary import format_summary
-
         if self.finished or self.writer is None:
             return None
         self.finished = True
-        if self.writer.closed:  # a write failed (OutputError): what reached the disk stays
-            self._close_sdk()
-            return None
-        try:
-            self._flush_requests()
-            self._end_size(with_images=False)
-            self.write(runlog.end(status, reason, signal=signal_name))
-        finally:
-            self.writer.close()
-            self._close_sdk()
         assert self.run_dir is not None
-        results = write_reports(self.run_dir)
-        self.say(format_summary(results))
-        self.say(f"run folder: {self.run_dir}")
-        return results
+        try:
+            if not self.writer.closed:  # else a write failed: what reached the disk stays
+                self._flush_requests()
+                self._end_size(with_images=False)
+            end = runlog.end(status, reason, signal=signal_name)
+            return end_and_report(self.writer, self.run_dir, end, self.say)
+        finally:
+            self._close_sdk()
 
     def _close_sdk(self) -> None:
         gl, self._gl = self._gl, None

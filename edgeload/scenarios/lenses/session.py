@@ -32,6 +32,7 @@ from edgeload.runlog import LogWriter
 from edgeload.scenarios.lenses.config import BBOX, BBOX_TO_BINARY, Lens
 from edgeload.scenarios.lenses.frames import DETECTORS, RUN_END, Chain, Recorder, Stage
 from edgeload.scenarios.lenses.options import Inputs
+from edgeload.sessionrun import end_and_report
 
 SCENARIO = "lenses"
 Pools = dict[tuple[str, str, int], Any]  # (lens, stage, objects) -> ImagePool
@@ -288,27 +289,18 @@ class LensSession:
     def finish(self, status: str, reason: str, signal_name: str | None = None) -> dict | None:
         """End the log, write the reports, print the summary; the results (None when the log
         never opened or a write failed). Idempotent."""
-        from edgeload.reporting import write_reports
-        from edgeload.reporting.summary import format_summary
-
         if self.finished or self.writer is None:
             return None
         self.finished = True
+        assert self.run_dir is not None
         try:
-            if self.writer.closed:  # a write failed (OutputError): what reached the disk stays
-                return None
-            if self.recorder is not None:
+            if not self.writer.closed and self.recorder is not None:
                 self._end_run("interrupted")
                 self.recorder.closed = True
-            self.write(runlog.end(status, reason, signal=signal_name))
-            self.writer.close()
+            end = runlog.end(status, reason, signal=signal_name)
+            return end_and_report(self.writer, self.run_dir, end, self.say)
         finally:
             self._close_clients()
-        assert self.run_dir is not None
-        results = write_reports(self.run_dir)
-        self.say(format_summary(results))
-        self.say(f"run folder: {self.run_dir}")
-        return results
 
     def _close_clients(self) -> None:
         """Close the SDK client and the HTTP client (whichever were made); never raises."""

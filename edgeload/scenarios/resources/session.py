@@ -36,6 +36,7 @@ from edgeload.scenarios.resources.analysis import BATCH, COMBINATION, MEASURED_S
 from edgeload.scenarios.resources.matrix import Combination
 from edgeload.scenarios.resources.options import MATRIX_SNAPSHOT, SCENARIO, Inputs
 from edgeload.scenarios.resources.podmetrics import PodMetrics
+from edgeload.sessionrun import end_and_report
 
 
 class ResourcesSession:
@@ -211,9 +212,6 @@ class ResourcesSession:
     def finish(self, status: str, reason: str, signal_name: str | None = None) -> dict | None:
         """End the log, write the reports, print the summary; the results (None when the run
         never opened its log, or a write failed). Idempotent."""
-        from edgeload.reporting import write_reports
-        from edgeload.reporting.summary import format_summary
-
         if self.pods is not None:
             self.pods.close()
         if self.gpu is not None:
@@ -221,17 +219,9 @@ class ResourcesSession:
         if self.finished or self.writer is None:
             return None
         self.finished = True
-        if self.writer.closed:  # a write failed (OutputError): what reached the disk stays
-            return None
-        try:
-            self.write(runlog.end(status, reason, signal=signal_name))
-        finally:
-            self.writer.close()
         assert self.run_dir is not None
-        results = write_reports(self.run_dir)
-        self.say(format_summary(results))
-        self.say(f"run folder: {self.run_dir}")
-        return results
+        end = runlog.end(status, reason, signal=signal_name)
+        return end_and_report(self.writer, self.run_dir, end, self.say)
 
 
 def _next_part(run_dir: Path) -> Path:
